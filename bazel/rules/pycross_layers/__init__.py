@@ -1,0 +1,20 @@
+"""pycross_layers: the layering core of pycross_image.
+
+Turns the runfiles of a Bazel executable into deterministic image layers
+(one tar per layer group). Standard library only at run time, so it runs as a
+hermetic Bazel action on any Python 3.9+ toolchain.
+
+Modules, in the order data flows through them:
+
+* ``errors``    -- the one exception type; its message names the offending entry.
+* ``entries``   -- the Entry record and the collector that rejects conflicts.
+* ``manifest``  -- reads the manifest the ``py_image_layers`` rule writes.
+* ``rundir``    -- reads a runfiles directory on disk.
+* ``classify``  -- which layer group an entry belongs to.
+* ``tarball``   -- the deterministic tar writer (all determinism rules live here).
+* ``compress``  -- none / gzip / zstd output streams.
+* ``layers``    -- groups entries, writes one tar per group and ``layers.json``.
+* ``cli``       -- ``pycross-image layers`` and the Bazel action entry point.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""Which layer group an entry belongs to.
+
+Groups are checked in this order, first match wins:
+
+1. the custom ``layer_groups``, in the order given;
+2. ``interpreter``: Python toolchain repositories, in the WORKSPACE
+   (``python_3_11_x86_64-unknown-linux-gnu``), Bazel 7 bzlmod
+   (``rules_python~~python~python_3_11_...``) and Bazel 8 bzlmod
+   (``rules_python++python+python_3_11_...``) naming schemes;
+3. ``packages``: pip/pypi repositories (``pip_deps_flask``, ``pypi_flask``,
+   ``rules_python~~pip~pypi_311_flask``), and any file of an external
+   repository under ``site-packages/`` or a ``*.dist-info/`` directory;
+4. ``app``: everything else, including the launcher.
+
+Every pattern is matched with ``re.match`` against the path relative to the
+runfiles root (``<repo>/<path in repo>``), so it is anchored at the start of
+that path: never against a host path or a whole manifest line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .errors import LayerError
+
+INTERPRETER = "interpreter"
+PACKAGES = "packages"
+APP = "app"
+RESERVED = (INTERPRETER, PACKAGES, APP)
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# An optional bzlmod canonical prefix ending in '~' or '+', then the apparent name.
+_CANONICAL = r"(?:[^/]*[~+])?"
+_CPU = r"(?:x86_64|aarch64|arm64|armv7|i[3-6]86|ppc64le|s390x|riscv64)"
+INTERPRETER_PATTERN = _CANONICAL + r"python[A-Za-z0-9_]*_" + _CPU + r"-[A-Za-z0-9_-]+/"
+PIP_REPO_PATTERN = _CANONICAL + r"(?:pip|pypi)(?:[_-][A-Za-z0-9_.-]*)?/"
+SITE_PACKAGES_PATTERN = r"[^/]+/(?:[^/]+/)*?(?:site-packages|[^/]+\.dist-info)/"
+
+
+@dataclass(frozen=True)
+class Group:
+    """A named layer group and its compiled pattern."""
+
+    name: str
+    pattern: re.Pattern[str]
+
+
+def parse_group_spec(spec: str) -> tuple[str, str]:
+    """Splits ``NAME=REGEX`` (the ``--group`` flag)."""
+    name, sep, regex = spec.partition("=")
+    if not sep:
+        raise LayerError(f"--group {spec!r}: expected NAME=REGEX")
+    return name, regex
+
+
+def compile_groups(pairs: Iterable[tuple[str, str]]) -> list[Group]:
+    """Validates and compiles custom groups, keeping their order."""
+    groups: list[Group] = []
+    seen = set()
+    for name, regex in pairs:
+        if not _NAME.match(name):
+            raise LayerError(
+                f"layer group name {name!r} is not a simple identifier "
+                "(letters, digits, '_', not starting with a digit)"
+            )
+        if name in RESERVED:
+            raise LayerError(
+                f"layer group name {name!r} is reserved for a default layer "
+                f"({', '.join(RESERVED)}); pick another name"
+            )
+        if name in seen:
+            raise LayerError(f"layer group {name!r} is given twice")
+        seen.add(name)
+        try:
+            pattern = re.compile(regex)
+        except re.error as e:
+            raise LayerError(f"layer group {name!r}: invalid regex {regex!r}: {e}") from None
+        groups.append(Group(name, pattern))
+    return groups
+
+
+class Classifier:
+    """Maps runfiles paths to group names."""
+
+    def __init__(self, groups: Sequence[Group], workspace: str) -> None:
+        self.groups = list(groups)
+        self.workspace = workspace
+        self._interpreter = re.compile(INTERPRETER_PATTERN)
+        self._pip = re.compile(PIP_REPO_PATTERN)
+        self._site = re.compile(SITE_PACKAGES_PATTERN)
+        self._legacy = f"{workspace}/external/"
+
+    @property
+    def order(self) -> list[str]:
+        """Layer names in image order: interpreter, packages, custom groups, app."""
+        return [INTERPRETER, PACKAGES, *(g.name for g in self.groups), APP]
+
+    def classify(self, runfiles_path: str | None) -> str:
+        """The group of one path relative to the runfiles root (None: the launcher)."""
+        if runfiles_path is None:
+            return APP
+        for g in self.groups:
+            if g.pattern.match(runfiles_path):
+                return g.name
+        path = runfiles_path
+        # Bazel's legacy external runfiles repeat each repository under <ws>/external/.
+        if path.startswith(self._legacy):
+            path = path[len(self._legacy):]
+        elif path.startswith(self.workspace + "/") or path == self.workspace:
+            return APP
+        if "/" not in path:  # a file at the runfiles root, such as _repo_mapping
+            return APP
+        if self._interpreter.match(path):
+            return INTERPRETER
+        if self._pip.match(path) or self._site.match(path):
+            return PACKAGES
+        return APP

@@ -1,0 +1,153 @@
+"""The Entry record and the collector that builds a conflict-free set of entries."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .errors import LayerError
+
+FILE = "file"
+SYMLINK = "symlink"
+DIR = "dir"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path of the image, relative to the image root of the binary.
+
+    Attributes:
+        path: '/'-separated path below ``root`` (for example ``app.runfiles/ws/x.py``).
+        kind: FILE, SYMLINK or DIR.
+        runfiles_path: the path relative to the runfiles root, used to classify the
+            entry; None for the launcher, which always goes to the app layer.
+        source: host file whose bytes are copied (FILE only; None for an empty file).
+        target: link target, relative (SYMLINK only).
+        executable: whether the file gets mode 0755 instead of 0644.
+        size: bytes of content (FILE only).
+        origin: what to name in error messages (a manifest line or a host path).
+        input: the exec path of the Bazel input backing this entry (manifest mode).
+    """
+
+    path: str
+    kind: str
+    runfiles_path: str | None = None
+    source: str | None = None
+    target: str | None = None
+    executable: bool = False
+    size: int = 0
+    origin: str = ""
+    input: str | None = None
+
+
+def file_entry(path: str, runfiles_path: str | None, source: str, origin: str) -> Entry:
+    """An entry whose content is the regular file ``source`` (links followed)."""
+    try:
+        st = os.stat(source)
+    except FileNotFoundError:
+        raise LayerError(f"{origin}: {source} does not exist (dangling symlink?)") from None
+    except OSError as e:
+        raise LayerError(f"{origin}: cannot read {source}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise LayerError(f"{origin}: {source} is {describe_mode(st.st_mode)}, not a regular file")
+    return Entry(
+        path=path,
+        kind=FILE,
+        runfiles_path=runfiles_path,
+        source=source,
+        executable=bool(st.st_mode & 0o111),
+        size=st.st_size,
+        origin=origin,
+    )
+
+
+def empty_entry(path: str, runfiles_path: str | None, origin: str) -> Entry:
+    """An empty regular file, such as an auto-created ``__init__.py``."""
+    return Entry(path=path, kind=FILE, runfiles_path=runfiles_path, origin=origin)
+
+
+def describe_mode(mode: int) -> str:
+    """Names the kind of a non-regular file for error messages."""
+    for test, name in (
+        (stat.S_ISFIFO, "a fifo"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISLNK, "a symlink"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_relative_path(path: str, origin: str) -> str:
+    """Rejects absolute, empty or climbing paths; returns the normalised path."""
+    if not path or path.startswith("/"):
+        raise LayerError(f"{origin}: path {path!r} must be relative and non-empty")
+    parts = path.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise LayerError(f"{origin}: path {path!r} must not contain empty, '.' or '..' parts")
+    return path
+
+
+def check_link_target(link_path: str, target: str, origin: str) -> None:
+    """A kept symlink must be relative and stay inside the tree it lives in.
+
+    ``link_path`` is the link's path relative to the top of that tree.
+    """
+    if target.startswith("/"):
+        raise LayerError(
+            f"{origin}: symlink {link_path} -> {target} is absolute; "
+            "declared symlinks must have a relative target inside the runfiles"
+        )
+    depth = link_path.count("/")  # directories above the link, inside the tree
+    for part in target.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                raise LayerError(
+                    f"{origin}: symlink {link_path} -> {target} climbs out of the runfiles root"
+                )
+        elif part not in ("", "."):
+            depth += 1
+
+
+def _same_content(a: Entry, b: Entry) -> bool:
+    if a.kind != b.kind:
+        return False
+    if a.kind == SYMLINK:
+        return a.target == b.target
+    if a.kind == DIR:
+        return True
+    if a.size != b.size or a.executable != b.executable:
+        return False
+    if a.source == b.source or a.size == 0:
+        return True
+    assert a.source is not None and b.source is not None
+    return filecmp.cmp(a.source, b.source, shallow=False)
+
+
+@dataclass
+class Collector:
+    """Collects entries by path; the same path twice must mean the same content."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def add(self, entry: Entry) -> None:
+        old = self.entries.get(entry.path)
+        if old is None:
+            self.entries[entry.path] = entry
+            return
+        if not _same_content(old, entry):
+            raise LayerError(
+                f"two entries claim {entry.path} with different content: "
+                f"{old.origin or old.source} and {entry.origin or entry.source}"
+            )
+
+    def add_all(self, entries: Iterable[Entry]) -> None:
+        for e in entries:
+            self.add(e)

@@ -1,0 +1,159 @@
+"""Reads the manifest that the ``py_image_layers`` rule writes.
+
+One record per line, fields separated by a tab::
+
+    pycross-image-manifest<TAB>1
+    workspace<TAB><main repository name>
+    launcher<TAB><basename><TAB><exec path>
+    file<TAB><short path><TAB><exec path>       a file, or a tree artifact (a directory)
+    link<TAB><short path><TAB><exec path>       a declared symlink, kept as a link
+    rootfile<TAB><path><TAB><exec path>         a root_symlinks entry (for example _repo_mapping)
+    rootlink<TAB><path><TAB><exec path>         a root_symlinks entry that is a declared symlink
+    empty<TAB><short path>                      an empty file (runfiles.empty_filenames)
+
+A short path is the one Bazel reports: ``pkg/x.py`` for the main repository,
+``../repo/x.py`` for an external one. ``symlinks`` entries are written like
+short paths (they live under the main repository's directory).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field, replace
+
+from .entries import (
+    SYMLINK,
+    Collector,
+    Entry,
+    check_link_target,
+    check_relative_path,
+    empty_entry,
+    file_entry,
+)
+from .errors import LayerError
+from .rundir import walk_tree
+
+MAGIC = "pycross-image-manifest"
+_FIELDS = {"launcher": 3, "file": 3, "link": 3, "rootfile": 3, "rootlink": 3, "empty": 2,
+           "workspace": 2, MAGIC: 2}
+
+
+@dataclass
+class Manifest:
+    """What a manifest describes, entries resolved against the execroot."""
+
+    workspace: str
+    launcher: str | None
+    entries: list[Entry] = field(default_factory=list)
+
+    def inputs(self) -> list[str]:
+        """Exec paths of every input the manifest names, sorted."""
+        return sorted({e.input for e in self.entries if e.input})
+
+
+def runfiles_path(short_path: str, workspace: str) -> str:
+    """Maps a short path to its path relative to the runfiles root."""
+    if short_path.startswith("../"):
+        return short_path[3:]
+    return f"{workspace}/{short_path}"
+
+
+def _read_link(exec_path: str, host: str, origin: str) -> str:
+    """The declared target of a symlink artifact, following staging links.
+
+    A sandbox may stage the artifact as an absolute link to the real one in the
+    execroot; the first relative target in the chain is the declared one.
+    """
+    current = host
+    for _ in range(40):
+        try:
+            st = os.lstat(current)
+        except OSError:
+            raise LayerError(f"{origin}: {exec_path} does not exist") from None
+        if not stat.S_ISLNK(st.st_mode):
+            raise LayerError(f"{origin}: {exec_path} is not a symlink")
+        target = os.readlink(current)
+        if not target.startswith("/") or not os.path.islink(target):
+            return target
+        current = target
+    raise LayerError(f"{origin}: {exec_path}: too many levels of symlinks")
+
+
+def parse_manifest(path: str, execroot: str = ".") -> Manifest:
+    """Parses ``path``; exec paths are resolved against ``execroot``."""
+    try:
+        with open(path, encoding="utf-8", newline="\n") as f:
+            lines = f.read().split("\n")
+    except OSError as e:
+        raise LayerError(f"--manifest {path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise LayerError(f"--manifest {path}: not UTF-8 text") from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    records = []
+    for number, line in enumerate(lines, 1):
+        origin = f"{path}:{number}"
+        parts = line.split("\t")
+        if parts[0] not in _FIELDS or len(parts) != _FIELDS[parts[0]] or not all(parts):
+            raise LayerError(f"{origin}: cannot parse manifest line {line!r}")
+        records.append((origin, parts))
+    if not records or records[0][1] != [MAGIC, "1"]:
+        raise LayerError(f"{path}: not a pycross-image manifest (first line must be "
+                         f"'{MAGIC}\\t1')")
+    workspace = next((p[1] for _, p in records if p[0] == "workspace"), None)
+    if workspace is None:
+        raise LayerError(f"{path}: no 'workspace' line")
+    launcher = next((p[1] for _, p in records if p[0] == "launcher"), None)
+    rf_dir = f"{launcher or 'bin'}.runfiles"
+
+    collector = Collector()
+    empties = []
+    for origin, parts in records[1:]:
+        kind = parts[0]
+        if kind == "workspace":
+            continue
+        where = f"{origin} ({parts[1]})"
+        if kind == "launcher":
+            check_relative_path(parts[1], where)
+            if "/" in parts[1]:
+                raise LayerError(f"{where}: launcher must be a plain file name")
+            collector.add(_from_input(parts[1], None, parts[2], execroot, where))
+            continue
+        rel = check_relative_path(parts[1], where) if kind.startswith("root") else None
+        if rel is None:
+            short = parts[1]
+            check_relative_path(short[3:] if short.startswith("../") else short, where)
+            rel = runfiles_path(short, workspace)
+        if kind == "empty":
+            empties.append(empty_entry(f"{rf_dir}/{rel}", rel, where))
+            continue
+        image_path = f"{rf_dir}/{rel}"
+        if kind in ("link", "rootlink"):
+            host = os.path.join(execroot, parts[2])
+            target = _read_link(parts[2], host, where)
+            check_link_target(rel, target, where)
+            collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=rel, target=target,
+                                origin=where, input=parts[2]))
+        else:
+            for entry in _expand(image_path, rel, parts[2], execroot, where):
+                collector.add(entry)
+    for e in empties:  # Bazel creates an empty file only where no file is
+        if e.path not in collector.entries:
+            collector.add(e)
+    return Manifest(workspace=workspace, launcher=launcher,
+                    entries=list(collector.entries.values()))
+
+
+def _from_input(image_path, rel, exec_path, execroot, where) -> Entry:
+    e = file_entry(image_path, rel, os.path.join(execroot, exec_path), where)
+    return replace(e, input=exec_path)
+
+
+def _expand(image_path, rel, exec_path, execroot, where):
+    host = os.path.join(execroot, exec_path)
+    if os.path.isdir(host):  # a tree artifact: its files, read through
+        for e in walk_tree(host, image_path, rel):
+            yield replace(e, origin=f"{where}: {e.origin}", input=exec_path)
+    else:
+        yield _from_input(image_path, rel, exec_path, execroot, where)

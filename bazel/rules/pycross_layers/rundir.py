@@ -1,0 +1,127 @@
+"""Reads a runfiles directory (or a tree artifact) on disk into entries.
+
+On disk, a Bazel runfiles tree is made of absolute symlinks into the execroot.
+Those are read through: the image gets a regular file, never a host path. A
+relative link whose target stays inside the runfiles root is kept as a link.
+Dangling links, links that climb out, fifos, sockets and devices are errors.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+
+from .entries import DIR, SYMLINK, Entry, check_link_target, describe_mode, file_entry
+from .errors import LayerError
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}" if prefix else name
+
+
+def walk_tree(
+    host_dir: str, image_prefix: str, rf_prefix: str, _stack: list[str] | None = None
+) -> Iterator[Entry]:
+    """Yields entries for everything below ``host_dir``.
+
+    Args:
+      host_dir: the directory to read.
+      image_prefix: image path (below the root) that ``host_dir`` maps to.
+      rf_prefix: runfiles path that ``host_dir`` maps to ('' for the runfiles root).
+    """
+    stack = _stack if _stack is not None else []
+    real = os.path.realpath(host_dir)
+    if real in stack:
+        raise LayerError(f"{host_dir}: symlink cycle (it leads back to {real})")
+    stack.append(real)
+    try:
+        names = sorted(os.listdir(host_dir))
+    except OSError as e:
+        raise LayerError(f"{host_dir}: cannot list directory: {e.strerror}") from None
+    for name in names:
+        host = os.path.join(host_dir, name)
+        image_path = _join(image_prefix, name)
+        rf_path = _join(rf_prefix, name)
+        st = os.lstat(host)
+        if stat.S_ISLNK(st.st_mode):
+            yield from _link(host, image_path, rf_path, stack)
+        elif stat.S_ISDIR(st.st_mode):
+            yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
+            yield from walk_tree(host, image_path, rf_path, stack)
+        elif stat.S_ISREG(st.st_mode):
+            yield file_entry(image_path, rf_path, host, origin=host)
+        else:
+            raise LayerError(f"{host}: is {describe_mode(st.st_mode)}; only files, "
+                             "directories and symlinks can go into a layer")
+    stack.pop()
+
+
+def _link(host: str, image_path: str, rf_path: str, stack: list[str]) -> Iterator[Entry]:
+    target = os.readlink(host)
+    try:
+        st = os.stat(host)
+    except OSError:
+        raise LayerError(f"{host}: dangling symlink (-> {target})") from None
+    if not target.startswith("/"):
+        check_link_target(rf_path, target, origin=host)
+        yield Entry(path=image_path, kind=SYMLINK, runfiles_path=rf_path, target=target,
+                    origin=host)
+        return
+    # An absolute link points into the execroot or a cache: read through it.
+    if stat.S_ISDIR(st.st_mode):
+        yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
+        yield from walk_tree(host, image_path, rf_path, stack)
+    else:
+        yield file_entry(image_path, rf_path, host, origin=host)
+
+
+def guess_workspace(runfiles_dir: str, launcher: str | None) -> str:
+    """The main repository's directory name inside a runfiles tree.
+
+    ``_main`` under bzlmod; otherwise the top-level directory that holds the
+    launcher's own copy, or the only top-level directory there is.
+    """
+    tops = sorted(
+        n for n in os.listdir(runfiles_dir) if os.path.isdir(os.path.join(runfiles_dir, n))
+    )
+    if "_main" in tops:
+        return "_main"
+    if launcher:
+        base = os.path.basename(launcher)
+        holders = []
+        for top in tops:
+            for _dirpath, _dirs, files in os.walk(os.path.join(runfiles_dir, top)):
+                if base in files:
+                    holders.append(top)
+                    break
+        if len(holders) == 1:
+            return holders[0]
+    if len(tops) == 1:
+        return tops[0]
+    raise LayerError(
+        f"{runfiles_dir}: cannot tell which directory is the main repository "
+        f"(candidates: {', '.join(tops) or 'none'}); pass --workspace-name"
+    )
+
+
+def read_runfiles_dir(runfiles_dir: str, workspace: str | None = None):
+    """Reads ``DIR`` (usually ``<bin>.runfiles``) and the launcher beside it, if any.
+
+    Returns (workspace name, launcher name or None, entries).
+    """
+    runfiles_dir = runfiles_dir.rstrip("/") or "/"
+    if not os.path.isdir(runfiles_dir):
+        raise LayerError(f"--runfiles {runfiles_dir}: not a directory")
+    base = os.path.basename(runfiles_dir)
+    launcher = None
+    entries: list[Entry] = []
+    if base.endswith(".runfiles") and len(base) > len(".runfiles"):
+        name = base[: -len(".runfiles")]
+        host_launcher = os.path.join(os.path.dirname(runfiles_dir), name)
+        if os.path.isfile(host_launcher):
+            launcher = name
+            entries.append(file_entry(name, None, host_launcher, origin=host_launcher))
+    ws = workspace or guess_workspace(runfiles_dir, launcher)
+    entries.extend(walk_tree(runfiles_dir, base, ""))
+    return ws, launcher, entries

@@ -1,0 +1,186 @@
+"""The deterministic tar writer. Every determinism rule of a layer lives here.
+
+* order: entries sorted by the bytes of their path;
+* time: one fixed mtime for every entry (``TarPolicy.mtime``, default 0);
+* owner: uid and gid 0, empty user and group names;
+* mode: directories and executable files 0755, other files 0644, symlinks
+  0777; setuid, setgid and sticky bits never survive;
+* format: ustar headers, with a PAX header (named ``././@PaxHeader``) only
+  for a path or link target longer than 100 bytes or not ASCII, or a size
+  beyond ustar's limit; no device numbers; the archive ends with two zero
+  blocks and no further padding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .entries import DIR, FILE, SYMLINK, Entry
+from .errors import LayerError
+
+BLOCK = 512
+CHUNK = 1 << 20
+_TYPEFLAG = {FILE: b"0", SYMLINK: b"2", DIR: b"5"}
+_MAX_USTAR_SIZE = 0o77777777777
+
+
+@dataclass(frozen=True)
+class TarPolicy:
+    """The fixed metadata every entry gets."""
+
+    mtime: int = 0
+    dir_mode: int = 0o755
+    exec_mode: int = 0o755
+    file_mode: int = 0o644
+    link_mode: int = 0o777
+
+    def mode(self, entry: Entry | None) -> int:
+        if entry is None or entry.kind == DIR:
+            return self.dir_mode
+        if entry.kind == SYMLINK:
+            return self.link_mode
+        return self.exec_mode if entry.executable else self.file_mode
+
+
+def _octal(value: int, width: int) -> bytes:
+    return b"%0*o\0" % (width - 1, value)
+
+
+def _pax_record(key: str, value: bytes) -> bytes:
+    body = b" " + key.encode("ascii") + b"=" + value + b"\n"
+    n = len(body)
+    size = n + len(str(n))
+    if len(str(size)) != len(str(n)):
+        size = n + len(str(size))
+    return str(size).encode("ascii") + body
+
+
+def _header(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes,
+            linkname: bytes = b"") -> bytes:
+    h = bytearray(BLOCK)
+    h[0:len(name)] = name
+    h[100:108] = _octal(mode, 8)
+    h[108:116] = _octal(0, 8)
+    h[116:124] = _octal(0, 8)
+    h[124:136] = _octal(size, 12)
+    h[136:148] = _octal(mtime, 12)
+    h[148:156] = b" " * 8
+    h[156:157] = typeflag
+    h[157:157 + len(linkname)] = linkname
+    h[257:265] = b"ustar\x0000"
+    h[329:337] = _octal(0, 8)
+    h[337:345] = _octal(0, 8)
+    h[148:156] = b"%06o\0 " % sum(h)
+    return bytes(h)
+
+
+def entry_header(name: str, entry: Entry | None, policy: TarPolicy) -> bytes:
+    """The header block(s) for ``name`` (a directory when ``entry`` is None)."""
+    kind = DIR if entry is None else entry.kind
+    raw_name = name.encode("utf-8", "surrogateescape")
+    if kind == DIR:
+        raw_name += b"/"
+    link = (entry.target or "").encode("utf-8", "surrogateescape") if kind == SYMLINK else b""
+    size = entry.size if kind == FILE and entry is not None else 0
+    pax = b""
+    if len(raw_name) > 100 or not raw_name.isascii():
+        pax += _pax_record("path", raw_name)
+        raw_name = raw_name[:100].decode("ascii", "replace").encode("ascii", "replace")
+    if len(link) > 100 or not link.isascii():
+        pax += _pax_record("linkpath", link)
+        link = link[:100].decode("ascii", "replace").encode("ascii", "replace")
+    if size > _MAX_USTAR_SIZE:
+        pax += _pax_record("size", str(size).encode("ascii"))
+    out = b""
+    if pax:
+        out += _header(b"././@PaxHeader", 0o644, len(pax), policy.mtime, b"x")
+        out += pax + b"\0" * (-len(pax) % BLOCK)
+    header_size = 0 if size > _MAX_USTAR_SIZE else size  # the PAX 'size' record rules
+    return out + _header(raw_name, policy.mode(entry), header_size, policy.mtime,
+                         _TYPEFLAG[kind], link)
+
+
+@dataclass
+class TarStats:
+    """What one written tar holds."""
+
+    entries: int = 0
+    content_bytes: int = 0
+    tar_bytes: int = 0
+    diff_id: str = ""
+
+
+class _Sink:
+    """Buffers small writes, hashes the uncompressed stream, forwards it downstream."""
+
+    def __init__(self, downstream) -> None:
+        self._down = downstream
+        self._buf = bytearray()
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data) -> None:
+        self._buf += data
+        if len(self._buf) >= CHUNK:
+            self.flush()
+
+    def write_large(self, data: bytes) -> None:
+        self.flush()
+        self._hash.update(data)
+        self._down.write(data)
+        self.size += len(data)
+
+    def flush(self) -> None:
+        if self._buf:
+            data = bytes(self._buf)
+            self._buf.clear()
+            self._hash.update(data)
+            self._down.write(data)
+            self.size += len(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
+              policy: TarPolicy) -> TarStats:
+    """Writes ``items`` (already sorted (name, entry) pairs) as one tar stream.
+
+    ``downstream`` has a ``write(bytes)`` method; a directory is passed as
+    ``(name, None)`` or as an entry of kind DIR.
+    """
+    sink = _Sink(downstream)
+    stats = TarStats()
+    for name, entry in items:
+        sink.write(entry_header(name, entry, policy))
+        stats.entries += 1
+        if entry is None or entry.kind != FILE or not entry.size:
+            continue
+        assert entry.source is not None
+        remaining = entry.size
+        try:
+            with open(entry.source, "rb", buffering=0) as f:
+                while remaining > 0:
+                    chunk = f.read(min(CHUNK, remaining))
+                    if not chunk:
+                        break
+                    if len(chunk) >= CHUNK // 4:
+                        sink.write_large(chunk)
+                    else:
+                        sink.write(chunk)
+                    remaining -= len(chunk)
+        except OSError as e:
+            raise LayerError(f"{entry.origin}: cannot read {entry.source}: {e.strerror}") from None
+        if remaining:
+            raise LayerError(f"{entry.origin}: {entry.source} changed size while being read")
+        stats.content_bytes += entry.size
+        pad = -entry.size % BLOCK
+        if pad:
+            sink.write(b"\0" * pad)
+    sink.write(b"\0" * (2 * BLOCK))
+    sink.flush()
+    stats.tar_bytes = sink.size
+    stats.diff_id = "sha256:" + sink.hexdigest()
+    return stats
