@@ -151,3 +151,38 @@ class Collector:
     def add_all(self, entries: Iterable[Entry]) -> None:
         for e in entries:
             self.add(e)
+
+    def check_links(self) -> None:
+        """Every kept symlink must point at an entry (or a directory of entries)."""
+        dirs = set()
+        for path in self.entries:
+            parent = path.rpartition("/")[0]
+            while parent and parent not in dirs:
+                dirs.add(parent)
+                parent = parent.rpartition("/")[0]
+        for e in self.entries.values():
+            if e.kind != SYMLINK:
+                continue
+            resolved = resolve_link(e.path, e.target or "")
+            seen = {e.path}
+            while resolved in self.entries and self.entries[resolved].kind == SYMLINK:
+                if resolved in seen:
+                    raise LayerError(f"{e.origin}: symlink {e.path} -> {e.target} is a cycle")
+                seen.add(resolved)
+                nxt = self.entries[resolved]
+                resolved = resolve_link(nxt.path, nxt.target or "")
+            if resolved not in self.entries and resolved not in dirs:
+                raise LayerError(f"{e.origin}: dangling symlink {e.path} -> {e.target} "
+                                 "(its target is not in the runfiles)")
+
+
+def resolve_link(link_path: str, target: str) -> str:
+    """The normalised path a relative link at ``link_path`` points to."""
+    parts = link_path.split("/")[:-1]
+    for part in target.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)

@@ -59,25 +59,27 @@ def runfiles_path(short_path: str, workspace: str) -> str:
     return f"{workspace}/{short_path}"
 
 
-def _read_link(exec_path: str, host: str, origin: str) -> str:
-    """The declared target of a symlink artifact, following staging links.
+def declared_link_target(host: str) -> str | None:
+    """The target of a declared (unresolved) symlink artifact, or None for a file.
 
-    A sandbox may stage the artifact as an absolute link to the real one in the
-    execroot; the first relative target in the chain is the declared one.
+    Inputs are real files or absolute links into the execroot (sandbox
+    staging); the first relative target along that chain of links is a
+    declared symlink's own target. This also finds declared symlinks on Bazel
+    versions whose ``File`` has no ``is_symlink``.
     """
     current = host
     for _ in range(40):
         try:
             st = os.lstat(current)
         except OSError:
-            raise LayerError(f"{origin}: {exec_path} does not exist") from None
+            return None
         if not stat.S_ISLNK(st.st_mode):
-            raise LayerError(f"{origin}: {exec_path} is not a symlink")
+            return None
         target = os.readlink(current)
-        if not target.startswith("/") or not os.path.islink(target):
+        if not target.startswith("/"):
             return target
         current = target
-    raise LayerError(f"{origin}: {exec_path}: too many levels of symlinks")
+    raise LayerError(f"{host}: too many levels of symlinks")
 
 
 def parse_manifest(path: str, execroot: str = ".") -> Manifest:
@@ -129,9 +131,13 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
             empties.append(empty_entry(f"{rf_dir}/{rel}", rel, where))
             continue
         image_path = f"{rf_dir}/{rel}"
-        if kind in ("link", "rootlink"):
-            host = os.path.join(execroot, parts[2])
-            target = _read_link(parts[2], host, where)
+        host = os.path.join(execroot, parts[2])
+        target = declared_link_target(host)
+        if kind in ("link", "rootlink") and target is None:
+            if not os.path.lexists(host):
+                raise LayerError(f"{where}: {parts[2]} does not exist")
+            raise LayerError(f"{where}: {parts[2]} is declared a symlink but is not one")
+        if target is not None:
             check_link_target(rel, target, where)
             collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=rel, target=target,
                                 origin=where, input=parts[2]))
@@ -141,6 +147,7 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
     for e in empties:  # Bazel creates an empty file only where no file is
         if e.path not in collector.entries:
             collector.add(e)
+    collector.check_links()
     return Manifest(workspace=workspace, launcher=launcher,
                     entries=list(collector.entries.values()))
 

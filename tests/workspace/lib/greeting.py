@@ -1,0 +1,5 @@
+"""First-party library in a second package."""
+
+
+def greet(name):
+    return "Hello, %s!" % name

@@ -1,0 +1,5 @@
+"""First-party helpers."""
+
+
+def shout(text):
+    return text.upper()
