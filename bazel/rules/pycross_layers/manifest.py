@@ -82,6 +82,18 @@ def declared_link_target(host: str) -> str | None:
     raise LayerError(f"{host}: too many levels of symlinks")
 
 
+def _last_link_target(host: str) -> str | None:
+    """The target of the last link in a chain of absolute links (None: not a link)."""
+    target = None
+    current = host
+    for _ in range(40):
+        if not os.path.islink(current):
+            return target
+        target = os.readlink(current)
+        current = target
+    raise LayerError(f"{host}: too many levels of symlinks")
+
+
 def parse_manifest(path: str, execroot: str = ".") -> Manifest:
     """Parses ``path``; exec paths are resolved against ``execroot``."""
     try:
@@ -134,9 +146,11 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
         host = os.path.join(execroot, parts[2])
         target = declared_link_target(host)
         if kind in ("link", "rootlink") and target is None:
-            if not os.path.lexists(host):
-                raise LayerError(f"{where}: {parts[2]} does not exist")
-            raise LayerError(f"{where}: {parts[2]} is declared a symlink but is not one")
+            target = _last_link_target(host)
+            if target is None:
+                if not os.path.lexists(host):
+                    raise LayerError(f"{where}: {parts[2]} does not exist")
+                raise LayerError(f"{where}: {parts[2]} is declared a symlink but is not one")
         if target is not None:
             check_link_target(rel, target, where)
             collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=rel, target=target,

@@ -1,0 +1,1 @@
+"""Helpers shared by the Bazel and image tests."""

@@ -1,0 +1,94 @@
+"""The tar writer: headers, modes, PAX, parents, order, empty layers."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+from pycross_layers.entries import DIR, FILE, SYMLINK, Entry
+from pycross_layers.layers import layer_items
+from pycross_layers.tarball import TarPolicy, entry_header, write_tar
+
+from .helpers import write
+
+
+def _tar(items, policy=TarPolicy()):
+    buf = io.BytesIO()
+    stats = write_tar(buf, items, policy)
+    return buf.getvalue(), stats
+
+
+def test_modes_owner_mtime_are_normalised(tmp_path):
+    exe = write(tmp_path / "run.sh", "#!/bin/sh\n", 0o4775)  # setuid + group write
+    plain = write(tmp_path / "a.txt", "hello", 0o600)
+    entries = [
+        Entry(path="bin/run.sh", kind=FILE, source=str(exe), executable=True, size=10),
+        Entry(path="a.txt", kind=FILE, source=str(plain), size=5),
+        Entry(path="link", kind=SYMLINK, target="a.txt"),
+        Entry(path="empty_dir", kind=DIR),
+    ]
+    data, stats = _tar(layer_items(entries, "app"))
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        got = {m.name: m for m in t.getmembers()}
+        assert t.extractfile("app/a.txt").read() == b"hello"
+    assert list(got) == ["app", "app/a.txt", "app/bin", "app/bin/run.sh", "app/empty_dir",
+                         "app/link"]
+    assert got["app/bin/run.sh"].mode == 0o755
+    assert got["app/a.txt"].mode == 0o644
+    assert got["app/bin"].mode == 0o755 and got["app/bin"].isdir()
+    assert got["app/link"].issym() and got["app/link"].linkname == "a.txt"
+    for m in got.values():
+        assert (m.uid, m.gid, m.uname, m.gname, m.mtime) == (0, 0, "", "", 0)
+    assert stats.entries == 6 and stats.content_bytes == 15
+    assert stats.tar_bytes == len(data) and len(data) % 512 == 0
+
+
+def test_configurable_mtime(tmp_path):
+    data, _ = _tar([("d", None)], TarPolicy(mtime=946684800))
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        assert t.getmember("d").mtime == 946684800
+
+
+def test_pax_header_for_long_and_non_ascii_names(tmp_path):
+    src = write(tmp_path / "f", "x")
+    long_name = "d/" + "x" * 150 + ".py"
+    entries = [
+        Entry(path=long_name, kind=FILE, source=str(src), size=1),
+        Entry(path="ü/naïve.txt", kind=FILE, source=str(src), size=1),
+        Entry(path="l", kind=SYMLINK, target="y" * 120),
+    ]
+    data, _ = _tar(layer_items(entries, ""))
+    with tarfile.open(fileobj=io.BytesIO(data), encoding="utf-8") as t:
+        names = t.getnames()
+        assert long_name in names and "ü/naïve.txt" in names
+        assert t.getmember("l").linkname == "y" * 120
+    assert b"././@PaxHeader" in data
+    # Short ASCII names need no PAX header at all.
+    short, _ = _tar([("a", None)])
+    assert b"PaxHeader" not in short
+
+
+def test_items_sorted_by_path_bytes_with_parents_in_the_same_layer(tmp_path):
+    src = write(tmp_path / "f", "x")
+    entries = [Entry(path=p, kind=FILE, source=str(src), size=1)
+               for p in ["b/z.py", "a-b/x", "a/y", "B/q", "é/e"]]
+    names = [n for n, _ in layer_items(entries, "root/app")]
+    assert names == sorted(names, key=lambda n: n.encode())
+    for n in names:
+        parent = n.rpartition("/")[0]
+        assert not parent or parent in names
+    assert names[:2] == ["root", "root/app"]
+
+
+def test_empty_layer_is_a_valid_empty_tar():
+    data, stats = _tar([])
+    assert data == b"\0" * 1024 and stats.entries == 0
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        assert t.getmembers() == []
+
+
+def test_header_checksum_is_valid():
+    h = entry_header("dir", None, TarPolicy())
+    assert len(h) == 512
+    stored = int(h[148:154], 8)
+    assert stored == sum(h[:148]) + 8 * 32 + sum(h[156:])
