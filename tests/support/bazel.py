@@ -65,7 +65,7 @@ class Bazel:
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("BAZEL")}
         proc = subprocess.run(cmd, cwd=self.workspace, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              capture_output=True)
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"bazel {command} {' '.join(args)} failed ({proc.returncode}):\n"

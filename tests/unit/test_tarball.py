@@ -12,9 +12,9 @@ from pycross_layers.tarball import TarPolicy, entry_header, write_tar
 from .helpers import write
 
 
-def _tar(items, policy=TarPolicy()):
+def _tar(items, policy=None):
     buf = io.BytesIO()
-    stats = write_tar(buf, items, policy)
+    stats = write_tar(buf, items, policy or TarPolicy())
     return buf.getvalue(), stats
 
 
