@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pycross_layers.classify import Classifier, compile_groups, parse_group_spec
 from pycross_layers.errors import LayerError
 

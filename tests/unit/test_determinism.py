@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from pycross_layers.classify import Classifier, compile_groups
 from pycross_layers.entries import FILE, Entry
 from pycross_layers.layers import build_layers

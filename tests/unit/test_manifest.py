@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from pycross_layers.entries import FILE, SYMLINK
 from pycross_layers.errors import LayerError
 from pycross_layers.manifest import parse_manifest

@@ -6,6 +6,7 @@ import os
 import socket
 
 import pytest
+
 from pycross_layers.entries import FILE, SYMLINK
 from pycross_layers.errors import LayerError
 from pycross_layers.rundir import read_runfiles_dir
