@@ -170,3 +170,19 @@ def test_bad_root(tmp_path):
     err = _bad(tmp_path, "layers", "--runfiles", str(rf), "--out", str(tmp_path / "o"),
                "--root", "app")
     assert "--root 'app' must be an absolute path" in err
+
+
+@pytest.mark.parametrize("method", ["gzip", "none"])
+def test_show_agrees_with_layers_json(tmp_path, method):
+    rf = sample_runfiles(tmp_path)
+    out = tmp_path / "o"
+    assert run("layers", "--runfiles", str(rf), "--out", str(out), "--compress", method,
+               "--quiet").returncode == 0
+    report = json.loads((out / "layers.json").read_text())["layers"]
+    proc = run("show", "--json", *[str(out / r["file"]) for r in report])
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)["layers"]
+    keys = ["entries", "bytes", "tar_bytes", "diff_id", "digest", "size", "media_type"]
+    assert [{k: r[k] for k in keys} for r in shown] == [{k: r[k] for k in keys} for r in report]
+    err = _bad(tmp_path, "show", str(rf / "ws" / "app" / "main.py"))
+    assert "main.py: not a readable layer" in err

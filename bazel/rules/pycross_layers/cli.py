@@ -4,12 +4,15 @@ action, one group per run) and ``pycross-image migrate`` (the migrator)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 
 from . import compress
 from .classify import Classifier, compile_groups, parse_group_spec
 from .errors import LayerError
+from .inspect_layers import describe, layer_name
 from .layers import LayerResult, assign, build_layers, normalise_root, write_layer
 from .manifest import parse_manifest
 from .rundir import read_runfiles_dir
@@ -63,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("--unused-inputs-list", metavar="FILE", default=None,
                      help="write the exec paths of inputs this group does not use")
     _common(one)
+
+    show = sub.add_parser("show", help="print entries, bytes and digests of layer files",
+                          description="Summarise layer tars (.tar, .tar.gz, .tar.zst).")
+    show.add_argument("files", nargs="+", metavar="LAYER")
+    show.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     sub.add_parser("migrate", help="rewrite BUILD files from rules_docker to rules_oci "
                                    "(see `pycross-image migrate --help`)", add_help=False)
@@ -130,6 +138,15 @@ def _run_layer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_show(args: argparse.Namespace) -> int:
+    results = [describe(p, layer_name(p)) for p in args.files]
+    if args.json:
+        print(json.dumps({"layers": [asdict(r) for r in results]}, indent=2, sort_keys=True))
+    else:
+        print(format_table(results))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "migrate":
@@ -140,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "layers":
             return _run_layers(args)
+        if args.command == "show":
+            return _run_show(args)
         return _run_layer(args)
     except LayerError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
