@@ -113,8 +113,13 @@ def _py_image_layers_impl(ctx):
     runfiles = info.default_runfiles
     manifest, extra_inputs = _write_manifest(ctx, files_to_run, runfiles)
 
+    # runfiles.files (the bulk) stays a depset. The targets of `symlinks` and
+    # `root_symlinks` can only become inputs through a list: there are few of
+    # them (venv links, _repo_mapping), so that small list is built here.
+    link_targets = [e.target_file for e in runfiles.symlinks.to_list()]
+    link_targets += [e.target_file for e in runfiles.root_symlinks.to_list()]
     inputs = depset(
-        direct = [manifest, files_to_run.executable] + extra_inputs,
+        direct = [manifest, files_to_run.executable] + extra_inputs + link_targets,
         transitive = [runfiles.files],
     )
     common = ctx.actions.args()
@@ -139,8 +144,6 @@ def _py_image_layers_impl(ctx):
             executable = ctx.executable._tool,
             arguments = [common, args],
             inputs = inputs,
-            # The binary's runfiles tree makes symlinks' targets available too.
-            tools = [files_to_run],
             outputs = [out, unused],
             unused_inputs_list = unused,
             mnemonic = "PyImageLayer",
