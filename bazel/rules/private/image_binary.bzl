@@ -1,0 +1,160 @@
+"""`py_image_binary`: a py_binary rebuilt for the image's target platform.
+
+This is the transitioned ("cross") binary behind every py_image, the `:yapp`
+of `py_image(name = "image", binary = ":app")`. An incoming transition sets
+`--platforms` to the image's platform, so select()-based dependencies, wheels
+and the Python toolchain are the target's, whatever the host is.
+
+The launcher keeps the binary's basename (`<name>/<basename>` in the output
+tree, `<root>/<basename>` in the image) and its first line names the
+interpreter the image runs: the toolchain's `interpreter_path` (base image
+python) or the hermetic interpreter's in-image runfiles path. The rule also
+writes the image entrypoint `[interpreter, launcher]` to a file.
+
+Works on Bazel 4.2.3 (which needs the function-transition allowlist attribute)
+and on Bazel 6, 7 and 8 (which ignore it); `PyRuntimeInfo.stub_shebang` is
+feature-detected.
+"""
+
+PyImageBinaryInfo = provider(
+    doc = "Where a py_image_binary's launcher and interpreter are in the image.",
+    fields = {
+        "interpreter": "in-image absolute path of the Python interpreter.",
+        "launcher": "in-image absolute path of the launcher.",
+        "runfiles_dir": "in-image absolute path of the launcher's runfiles tree.",
+        "hermetic": "True if the interpreter ships in the runfiles (a toolchain `interpreter` file).",
+        "entrypoint": "list of strings, `[interpreter, launcher]`.",
+    },
+)
+
+_PY_TOOLCHAIN = "@bazel_tools//tools/python:toolchain_type"
+_DEFAULT_SHEBANG = "#!/usr/bin/env python3"
+_MAX_SHEBANG = 255  # Linux >= 5.1 BINPRM_BUF_SIZE
+
+def _platform_transition_impl(_settings, attr):
+    return {"//command_line_option:platforms": str(attr.platform)}
+
+_platform_transition = transition(
+    implementation = _platform_transition_impl,
+    inputs = [],
+    outputs = ["//command_line_option:platforms"],
+)
+
+def _rlocation(ctx, f):
+    # `../repo/path` for external repositories, `path` for the main one.
+    if f.short_path.startswith("../"):
+        return f.short_path[3:]
+    return ctx.workspace_name + "/" + f.short_path
+
+def _check_cpu(ctx):
+    want = ctx.attr.expected_cpu
+    if not want:
+        return
+    has = getattr(ctx, "target_platform_has_constraint", None)
+    if has == None:
+        return  # Bazel < 3.4 cannot tell; the image still records `want`.
+    value = {"x86_64": ctx.attr._cpu_x86_64, "arm64": ctx.attr._cpu_arm64}.get(want)
+    if value and not has(value[platform_common.ConstraintValueInfo]):
+        fail(("platform: %s is not a %s platform, but the image config says %s; " +
+              "pass `architecture` (and `os`) matching the platform, or use " +
+              "@pycross_image//bazel/platforms:linux_x86_64 / :linux_arm64") %
+             (ctx.attr.platform.label, want, want))
+
+def _py_image_binary_impl(ctx):
+    _check_cpu(ctx)
+    info = ctx.attr.binary[DefaultInfo]
+    exe = info.files_to_run.executable if info.files_to_run else None
+    if not exe:
+        fail(("binary: %s is not executable; pass a py_binary (or another executable rule), " +
+              "not a py_library or a file") % ctx.attr.binary.label)
+    root = ctx.attr.root.rstrip("/")
+    if not ctx.attr.root.startswith("/"):
+        fail("root: %r must be an absolute directory in the image, like \"/app\"" % ctx.attr.root)
+    launcher = "%s/%s" % (root, exe.basename)
+    runfiles_dir = launcher + ".runfiles"
+
+    runtime = ctx.toolchains[_PY_TOOLCHAIN].py3_runtime
+    if not runtime:
+        fail("binary: the Python toolchain for %s has no py3_runtime; register a PY3 toolchain" %
+             ctx.attr.platform.label)
+    if runtime.interpreter_path:
+        interpreter = runtime.interpreter_path
+        hermetic = False
+    else:
+        interpreter = runfiles_dir + "/" + _rlocation(ctx, runtime.interpreter)
+        hermetic = True
+    entrypoint = [interpreter, launcher]
+
+    out = ctx.actions.declare_file("%s/%s" % (ctx.label.name, exe.basename))
+    if ctx.attr.rewrite_shebang:
+        if len(interpreter) + 2 > _MAX_SHEBANG:
+            fail("root: the interpreter path %r is too long for a #! line; use a shorter `root`" %
+                 interpreter)
+        shebang = getattr(runtime, "stub_shebang", None) or _DEFAULT_SHEBANG
+        ctx.actions.expand_template(
+            template = exe,
+            output = out,
+            substitutions = {shebang: "#!" + interpreter},
+            is_executable = True,
+        )
+    else:
+        ctx.actions.symlink(output = out, target_file = exe, is_executable = True)
+
+    entrypoint_file = ctx.actions.declare_file(ctx.label.name + ".entrypoint.txt")
+    ctx.actions.write(entrypoint_file, "\n".join(entrypoint) + "\n")
+
+    runfiles = ctx.runfiles(files = [out]).merge(info.default_runfiles)
+    return [
+        DefaultInfo(executable = out, files = depset([out]), runfiles = runfiles),
+        OutputGroupInfo(entrypoint = depset([entrypoint_file])),
+        PyImageBinaryInfo(
+            interpreter = interpreter,
+            launcher = launcher,
+            runfiles_dir = runfiles_dir,
+            hermetic = hermetic,
+            entrypoint = entrypoint,
+        ),
+    ]
+
+py_image_binary = rule(
+    implementation = _py_image_binary_impl,
+    doc = """The binary of a py_image, built for the image's target platform.
+
+Outputs the launcher `<name>/<basename of binary>` with the binary's runfiles,
+and the output group `entrypoint`: a file with the image entrypoint
+`[interpreter, launcher]`, one entry per line (the rules_oci file format).
+""",
+    cfg = _platform_transition,
+    executable = True,
+    toolchains = [_PY_TOOLCHAIN],
+    attrs = {
+        "binary": attr.label(
+            doc = "The py_binary to rebuild for `platform`.",
+            mandatory = True,
+        ),
+        "expected_cpu": attr.string(
+            doc = "`x86_64` or `arm64`: fail analysis unless `platform` has this CPU " +
+                  "(the CPU the image config records). Empty: no check.",
+            values = ["", "x86_64", "arm64"],
+        ),
+        "platform": attr.label(
+            doc = "The target platform, e.g. `@pycross_image//bazel/platforms:linux_x86_64`.",
+            mandatory = True,
+        ),
+        "rewrite_shebang": attr.bool(
+            doc = "Make the launcher's `#!` line name the in-image interpreter, so the " +
+                  "launcher alone is a valid entrypoint (no /usr/bin/env needed in the image).",
+            default = True,
+        ),
+        "root": attr.string(
+            doc = "Directory in the image holding the launcher and its runfiles.",
+            default = "/app",
+        ),
+        "_allowlist_function_transition": attr.label(
+            # Required by Bazel < 6 for Starlark transitions; harmless later.
+            default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
+        ),
+        "_cpu_arm64": attr.label(default = "@platforms//cpu:arm64"),
+        "_cpu_x86_64": attr.label(default = "@platforms//cpu:x86_64"),
+    },
+)

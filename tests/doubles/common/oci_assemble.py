@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Test-double back end: builds OCI image layouts with umoci, tarballs with skopeo.
+
+Used by the rules_oci and rules_docker test doubles only (never by anything a
+user loads). Subcommands:
+
+  image SPEC.json             base layout (or scratch) + layer tars + config -> layout
+  tarball LAYOUT OUT TAG...   docker-archive tarball (skopeo)
+  digest LAYOUT MANIFEST_DIGEST CONFIG CONFIG_DIGEST
+  import SRC OUT              copy a layout (pulled base images)
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+EPOCH = "1970-01-01T00:00:00Z"
+REF = "latest"
+
+
+def _run(*argv):
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit("oci_assemble: %s failed:\n%s%s" % (" ".join(argv), proc.stdout, proc.stderr))
+    return proc.stdout
+
+
+def _blob(layout, digest):
+    return os.path.join(layout, "blobs", *digest.split(":", 1))
+
+
+def _read_json(layout, digest):
+    with open(_blob(layout, digest), "rb") as f:
+        return json.load(f)
+
+
+def _write_blob(layout, data):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    path = _blob(layout, digest)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    return digest, len(data)
+
+
+def _manifest_descriptor(layout, arch=None):
+    with open(os.path.join(layout, "index.json")) as f:
+        index = json.load(f)
+    for desc in index["manifests"]:
+        if desc["mediaType"].endswith("index.v1+json") or desc["mediaType"].endswith("list.v2+json"):
+            sub = _read_json(layout, desc["digest"])
+            for m in sub["manifests"]:
+                if arch is None or m.get("platform", {}).get("architecture") == arch:
+                    return m
+        else:
+            return desc
+    sys.exit("oci_assemble: no image manifest in %s" % layout)
+
+
+def _set_index(layout, desc):
+    desc = dict(desc)
+    desc.pop("platform", None)
+    desc["annotations"] = {"org.opencontainers.image.ref.name": REF}
+    index = {"schemaVersion": 2, "manifests": [desc]}
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump(index, f)
+
+
+def _copy_layout(src, out):
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    shutil.copytree(src, out, symlinks=False)
+    for root, dirs, files in os.walk(out):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def _edit_config(layout, edit):
+    """Rewrites the config (and so the manifest) of the single image in layout."""
+    desc = _manifest_descriptor(layout)
+    manifest = _read_json(layout, desc["digest"])
+    config = _read_json(layout, manifest["config"]["digest"])
+    edit(config)
+    digest, size = _write_blob(layout, json.dumps(config, separators=(",", ":")).encode())
+    manifest["config"]["digest"], manifest["config"]["size"] = digest, size
+    mdigest, msize = _write_blob(layout, json.dumps(manifest, separators=(",", ":")).encode())
+    _set_index(layout, {"mediaType": desc["mediaType"], "digest": mdigest, "size": msize})
+
+
+def _uncompressed(path, tmp):
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        out = os.path.join(tmp, "layer.tar")
+        with gzip.open(path, "rb") as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return out
+    if magic == b"\x28\xb5\x2f\xfd":
+        out = os.path.join(tmp, "layer.tar")
+        _run("zstd", "-q", "-d", "-f", path, "-o", out)
+        return out
+    return path
+
+
+def _lines(spec, key):
+    """A list value, inline or from a rules_oci style file (one per line / comma separated)."""
+    if spec.get(key) is not None:
+        return list(spec[key])
+    path = spec.get(key + "_file")
+    if not path:
+        return None
+    with open(path) as f:
+        text = f.read()
+    if key in ("exposed_ports", "volumes"):
+        return [x.strip() for x in text.replace("\n", ",").split(",") if x.strip()]
+    return [line.replace("%5Cn", "\n") for line in text.splitlines()]
+
+
+def _pairs(spec, key):
+    if spec.get(key) is not None:
+        return dict(spec[key])
+    path = spec.get(key + "_file")
+    if not path:
+        return None
+    out = {}
+    with open(path) as f:
+        for line in f.read().splitlines():
+            if line.strip():
+                k, _, v = line.partition("=")
+                out[k] = v
+    return out
+
+
+def image(spec_path):
+    with open(spec_path) as f:
+        spec = json.load(f)
+    out = spec["out"]
+    img = "%s:%s" % (out, REF)
+    if spec.get("base"):
+        _copy_layout(spec["base"], out)
+        _set_index(out, _manifest_descriptor(out, spec.get("base_architecture")))
+    else:
+        if os.path.exists(out):
+            shutil.rmtree(out)
+        _run("umoci", "init", "--layout", out)
+        _run("umoci", "new", "--image", img)
+    with tempfile.TemporaryDirectory() as tmp:
+        for layer in spec["layers"]:
+            _run("umoci", "raw", "add-layer", "--no-history", "--image", img, _uncompressed(layer, tmp))
+    argv = ["umoci", "config", "--no-history", "--image", img]
+    created = spec.get("created")
+    if spec.get("created_file"):
+        with open(spec["created_file"]) as f:
+            created = f.read().strip()
+    argv += ["--created", created or EPOCH]
+    for key, flag in (("os", "--os"), ("architecture", "--architecture"),
+                      ("workdir", "--config.workingdir"), ("user", "--config.user")):
+        if spec.get(key):
+            argv += [flag, spec[key]]
+    entrypoint, cmd = _lines(spec, "entrypoint"), _lines(spec, "cmd")
+    if entrypoint is not None:
+        argv += ["--clear=config.entrypoint"] + [f"--config.entrypoint={e}" for e in entrypoint]
+        if cmd is None and spec.get("entrypoint_resets_cmd"):
+            cmd = []
+    if cmd is not None:
+        argv += ["--clear=config.cmd"] + [f"--config.cmd={c}" for c in cmd]
+    for key, flag in (("env", "--config.env"), ("labels", "--config.label"),
+                      ("annotations", "--manifest.annotation")):
+        for k, v in (_pairs(spec, key) or {}).items():
+            argv.append(f"{flag}={k}={v}")
+    for port in _lines(spec, "exposed_ports") or []:
+        argv.append(f"--config.exposedports={port}")
+    for vol in _lines(spec, "volumes") or []:
+        argv.append(f"--config.volume={vol}")
+    _run(*argv)
+    variant = spec.get("variant")
+
+    def _finish(config):
+        config.pop("history", None)
+        if variant:
+            config["variant"] = variant
+
+    _edit_config(out, _finish)
+    _run("umoci", "gc", "--layout", out)
+
+
+def tarball(layout, out, *tags):
+    if tags and tags[0].startswith("--tags-file="):
+        with open(tags[0].split("=", 1)[1]) as f:
+            tags = tuple(t.strip() for t in f if t.strip())
+    argv = ["skopeo", "--insecure-policy", "copy", "-q", "oci:%s:%s" % (layout, REF),
+            "docker-archive:%s%s" % (out, (":" + tags[0]) if tags else "")]
+    for tag in tags[1:]:
+        argv += ["--additional-tag", tag]
+    env_tmp = tempfile.mkdtemp()
+    try:
+        subprocess.run(argv, check=True, env=dict(os.environ, TMPDIR=env_tmp))
+    finally:
+        shutil.rmtree(env_tmp, ignore_errors=True)
+
+
+def digest(layout, manifest_digest_out, config_out, config_digest_out):
+    desc = _manifest_descriptor(layout)
+    manifest = _read_json(layout, desc["digest"])
+    with open(manifest_digest_out, "w") as f:
+        f.write(desc["digest"])
+    shutil.copyfile(_blob(layout, manifest["config"]["digest"]), config_out)
+    with open(config_digest_out, "w") as f:
+        f.write(manifest["config"]["digest"].split(":", 1)[1])
+
+
+def import_layout(src, out):
+    _copy_layout(src, out)
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"image": image, "tarball": tarball, "digest": digest, "import": import_layout}[cmd](*args)

@@ -1,0 +1,1 @@
+../../../common/oci_assemble.py
