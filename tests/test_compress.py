@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+
 from pycross_layers import compress
 from pycross_layers.errors import LayerError
 
@@ -264,3 +265,30 @@ def test_zstd_cli_accepts_the_stream(tmp_path):
 def test_zstd_bad_level():
     with pytest.raises(LayerError, match="zstd level"):
         compress.open_writer(io.BytesIO(), "zstd", level=99)
+
+
+# --------------------------------------------------------------------------
+# none: written on a background thread
+
+
+def test_none_keeps_order_across_the_writer_thread():
+    rng = random.Random(1)
+    chunks = [rng.randbytes(rng.choice((1, 512, 300_000, 1 << 20))) for _ in range(60)]
+    raw = io.BytesIO()
+    w = compress.open_writer(raw, "none")
+    for c in chunks:
+        w.write(bytearray(c))  # a mutable buffer the caller may reuse
+    w.close()
+    assert raw.getvalue() == b"".join(chunks)
+
+
+def test_none_reports_a_write_error_on_the_callers_thread():
+    class Full(io.BytesIO):
+        def write(self, b):
+            raise OSError(28, "No space left on device")
+
+    w = compress.open_writer(Full(), "none")
+    with pytest.raises(OSError, match="No space left"):
+        for _ in range(40):
+            w.write(bytes(1 << 20))
+        w.close()

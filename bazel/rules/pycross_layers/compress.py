@@ -58,6 +58,11 @@ _MEM_LEVEL = 8  # what gzip and pigz use
 _GZIP_OS = 255  # "unknown": never the build host's OS
 #: In-flight blocks per worker thread: bounds memory, keeps every core busy.
 _INFLIGHT_PER_THREAD = 4
+#: Chunks queued for the writer thread of an uncompressed stream (each at most
+#: the tar writer's chunk, 1 MiB), and the size below which a write of a
+#: stream that has not started its thread yet is done inline.
+_PLAIN_QUEUE = 16
+_PLAIN_INLINE_BELOW = 256 * 1024
 
 
 def default_threads() -> int:
@@ -74,15 +79,70 @@ def _check_threads(threads: int | None) -> int:
 
 
 class _Plain:
+    """Passes bytes through, writing them to ``raw`` on a background thread.
+
+    The caller (the tar writer) reads source files and hashes the tar stream
+    while this thread hashes and writes the output file, so an uncompressed
+    layer uses two cores. At most ``_PLAIN_QUEUE`` chunks wait in between.
+    """
+
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
+        self._queue = None
+        self._thread = None
+        self._error: BaseException | None = None
+        self._closed = False
+
+    def _start(self) -> None:
+        import queue
+        import threading
+
+        self._queue = queue.Queue(_PLAIN_QUEUE)
+        self._thread = threading.Thread(target=self._run, name="pycross-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        q = self._queue
+        while True:
+            data = q.get()
+            if data is None:
+                return
+            if self._error is None:
+                try:
+                    self._raw.write(data)
+                except BaseException as exc:  # re-raised on the caller's thread
+                    self._error = exc
 
     def write(self, data) -> None:
-        if data:
-            self._raw.write(data)
+        if self._closed:
+            raise ValueError("write to a closed stream")
+        if self._error is not None:
+            self._raise()
+        if not data:
+            return
+        if not isinstance(data, bytes):  # the caller may reuse a mutable buffer
+            data = bytes(data)
+        if len(data) < _PLAIN_INLINE_BELOW and self._thread is None:
+            self._raw.write(data)  # small layers never start a thread
+            return
+        if self._thread is None:
+            self._start()
+        self._queue.put(data)
+
+    def _raise(self) -> None:
+        exc, self._error = self._error, None
+        raise exc
 
     def close(self) -> None:
-        pass
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            self._raise()
 
 
 # --------------------------------------------------------------------------
