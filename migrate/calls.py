@@ -1,0 +1,484 @@
+"""Reading a parsed file: its loads, and every call to a rule this tool knows.
+
+The records here are what the plan stage decides on. They hold the source text
+of each attribute value (and the libcst node, for the few rewrites made inside a
+value), the comments around each attribute, and positions for the report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+SKIP_MARK = re.compile(r"#\s*migrate:\s*skip\b")
+
+
+@dataclass(frozen=True)
+class LoadStmt:
+    """A top-level ``load()`` statement."""
+
+    index: int  # position in module.body
+    label: str
+    symbols: tuple[tuple[str, str], ...]  # (local name, loaded name), in source order
+    line: int
+
+
+@dataclass(frozen=True)
+class Value:
+    """An attribute value: its text, and what the planner needs to know about it."""
+
+    code: str  # continuation lines relative to the attribute's column (see ``verbatim``)
+    kind: str  # string | list | dict | select | name | concat | call | other
+    string: str | None = None  # a plain string literal's value
+    strings: tuple[str, ...] | None = None  # a list of plain string literals, no comments
+    multiline: bool = False
+    verbatim: bool = False  # continuation lines could not be re-indented: print as they are
+    node: cst.BaseExpression | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Attr:
+    name: str
+    value: Value
+    leading: tuple[str, ...] = ()  # comment lines above the attribute
+    trailing: str | None = None  # comment at the end of its line
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RuleCall:
+    """One call to a rule the tool knows (``py3_image``, ``container_image``, ...)."""
+
+    kind: str
+    symbol: str  # the local name it is called by
+    line: int
+    name: str | None  # the literal name, or None
+    name_code: str | None  # the name's source text (a macro parameter), or None
+    attrs: tuple[Attr, ...]
+    indent: str  # the statement's indentation
+    problem: str | None = None  # why the call cannot be rewritten safely
+    skip: bool = False  # "# migrate: skip"
+    open_comment: str | None = None  # comment after "(" on the first line
+    closing: tuple[str, ...] = ()  # comment lines before ")"
+    statement: cst.SimpleStatementLine | None = field(default=None, compare=False, repr=False)
+
+
+def read_loads(module: cst.Module, lines: dict[int, int]) -> list[LoadStmt]:
+    """The module's top-level loads (``lines`` maps body index to line)."""
+    found = []
+    for index, stmt in enumerate(module.body):
+        call = _load_call(stmt)
+        if call is None:
+            continue
+        first = call.args[0].value if call.args else None
+        if not isinstance(first, cst.SimpleString):
+            continue
+        label = _string(first)
+        symbols = []
+        for arg in call.args[1:]:
+            if isinstance(arg.value, cst.SimpleString):
+                remote = _string(arg.value)
+                if remote is None:
+                    continue
+                local = arg.keyword.value if arg.keyword is not None else remote
+                symbols.append((local, remote))
+        if label is not None:
+            found.append(LoadStmt(index, label, tuple(symbols), lines.get(index, 0)))
+    return found
+
+
+def _load_call(stmt: cst.CSTNode) -> cst.Call | None:
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    expr = stmt.body[0]
+    if not isinstance(expr, cst.Expr) or not isinstance(expr.value, cst.Call):
+        return None
+    call = expr.value
+    if isinstance(call.func, cst.Name) and call.func.value == "load":
+        return call
+    return None
+
+
+def is_load(stmt: cst.CSTNode) -> bool:
+    return _load_call(stmt) is not None
+
+
+def _string(node: cst.SimpleString) -> str | None:
+    try:
+        value = node.evaluated_value
+    except Exception:  # noqa: BLE001 - libcst raises several kinds for odd literals
+        return None
+    return value if isinstance(value, str) else None
+
+
+def bound_names(module: cst.Module) -> set[str]:
+    """Every name the file binds at top level: loads, defs, assignments."""
+    names: set[str] = set()
+    for stmt in module.body:
+        call = _load_call(stmt)
+        if call is not None:
+            for arg in call.args[1:]:
+                if arg.keyword is not None:
+                    names.add(arg.keyword.value)
+                elif isinstance(arg.value, cst.SimpleString):
+                    value = _string(arg.value)
+                    if value:
+                        names.add(value)
+        elif isinstance(stmt, cst.FunctionDef):
+            names.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+                    targets = small.targets if isinstance(small, cst.Assign) else [small]
+                    for target in targets:
+                        node = target.target
+                        if isinstance(node, cst.Name):
+                            names.add(node.value)
+    return names
+
+
+class _NameUses(cst.CSTVisitor):
+    """Names used as values (not keyword names, attributes or load strings)."""
+
+    def __init__(self) -> None:
+        self.used: Counter[str] = Counter()
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Param(self, node: cst.Param) -> bool:
+        if node.default is not None:
+            node.default.visit(self)
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        node.params.visit(self)
+        node.body.visit(self)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.used[node.value] += 1
+
+
+def used_names(module: cst.Module) -> Counter[str]:
+    visitor = _NameUses()
+    for stmt in module.body:
+        if not is_load(stmt):
+            stmt.visit(visitor)
+    return visitor.used
+
+
+def comments_in(node: cst.CSTNode) -> list[str]:
+    found: list[str] = []
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Comment(self, comment: cst.Comment) -> None:
+            found.append(comment.value)
+
+    node.visit(_Collect())
+    return found
+
+
+def _ws_comments(ws: cst.BaseParenthesizableWhitespace | None) -> tuple[str | None, list[str]]:
+    """(comment on the same line, comment lines below) of a whitespace node."""
+    if isinstance(ws, cst.ParenthesizedWhitespace):
+        first = ws.first_line.comment.value if ws.first_line.comment else None
+        below = [line.comment.value for line in ws.empty_lines if line.comment]
+        return first, below
+    return None, []
+
+
+class CallFinder(cst.CSTVisitor):
+    """Collects the calls to ``targets`` (local name -> kind) with their context."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, module: cst.Module, targets: dict[str, str]) -> None:
+        self.module = module
+        self.targets = targets
+        self.calls: list[RuleCall] = []
+        self._statement: list[cst.SimpleStatementLine] = []
+        self._loops = 0
+        self._comprehensions = 0
+        self._lambdas = 0
+        self._params: list[set[str]] = []
+        self._indents: list[str] = [""]
+
+    # context -------------------------------------------------------------
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._statement.append(node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self._statement.pop()
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        indent = node.indent if node.indent is not None else self.module.default_indent
+        self._indents.append(self._indents[-1] + indent)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self._indents.pop()
+
+    def visit_For(self, node: cst.For) -> None:
+        self._loops += 1
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._loops -= 1
+
+    def visit_While(self, node: cst.While) -> None:
+        self._loops += 1
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._loops -= 1
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        params = node.params
+        every = (*params.params, *params.kwonly_params, *params.posonly_params)
+        names = {p.name.value for p in every}
+        self._params.append(names)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._params.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._lambdas += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._lambdas -= 1
+
+    def _enter_comp(self, node: cst.CSTNode) -> None:
+        self._comprehensions += 1
+
+    def _leave_comp(self, node: cst.CSTNode) -> None:
+        self._comprehensions -= 1
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _enter_comp
+    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comp
+
+    # the calls -------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        if not isinstance(node.func, cst.Name) or node.func.value not in self.targets:
+            return
+        symbol = node.func.value
+        kind = self.targets[symbol]
+        line = self.get_metadata(PositionProvider, node).start.line
+        statement = self._statement[-1] if self._statement else None
+        problem = None
+        if self._loops:
+            problem = "called inside a loop (one call makes several targets)"
+        elif self._comprehensions:
+            problem = "called inside a comprehension"
+        elif self._lambdas:
+            problem = "called inside a lambda"
+        elif (
+            statement is None
+            or len(statement.body) != 1
+            or not isinstance(statement.body[0], cst.Expr)
+            or statement.body[0].value is not node
+        ):
+            problem = "the call is part of an expression, not a statement of its own"
+        name, name_code, name_problem = self._name(node)
+        attrs, arg_problem = self._attrs(node)
+        problem = problem or arg_problem or name_problem
+        skip = statement is not None and self._has_skip_mark(statement)
+        open_comment, above_first = _ws_comments(node.whitespace_before_args)
+        closing = self._closing(node)
+        if attrs and above_first:
+            first = attrs[0]
+            attrs[0] = Attr(first.name, first.value, tuple(above_first) + first.leading,
+                            first.trailing, first.line)
+        elif above_first:
+            closing = tuple(above_first) + closing
+        extra, _ = _ws_comments(node.whitespace_after_func)
+        if extra:
+            open_comment = f"{open_comment}  {extra}" if open_comment else extra
+        self.calls.append(
+            RuleCall(
+                kind=kind,
+                symbol=symbol,
+                line=line,
+                name=name,
+                name_code=name_code,
+                attrs=tuple(attrs),
+                indent=self._indents[-1],
+                problem=problem,
+                skip=skip,
+                open_comment=open_comment,
+                closing=closing,
+                statement=statement if problem is None else None,
+            )
+        )
+
+    def _name(self, node: cst.Call) -> tuple[str | None, str | None, str | None]:
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value == "name":
+                value = arg.value
+                if isinstance(value, cst.SimpleString):
+                    literal = _string(value)
+                    if literal:
+                        return literal, None, None
+                if (
+                    isinstance(value, cst.Name)
+                    and self._params
+                    and value.value in self._params[-1]
+                ):
+                    return None, value.value, None
+                code = self.module.code_for_node(value)
+                return None, None, f"computed name ({code}): cannot tell which target it makes"
+        return None, None, "no name attribute"
+
+    def _attrs(self, node: cst.Call) -> tuple[list[Attr], str | None]:
+        attrs: list[Attr] = []
+        problem = None
+        seen: set[str] = set()
+        pending: list[str] = []
+        for i, arg in enumerate(node.args):
+            if arg.star == "**":
+                problem = problem or (
+                    f"**{self.module.code_for_node(arg.value)} is spread into the call: "
+                    "its attributes are unknown"
+                )
+                continue
+            if arg.star == "*" or arg.keyword is None:
+                problem = problem or "positional arguments"
+                continue
+            name = arg.keyword.value
+            if name in seen:
+                problem = problem or f"attribute {name} given twice"
+            seen.add(name)
+            trailing = None
+            leading = list(pending)
+            pending = []
+            for ws in (arg.whitespace_after_star, arg.whitespace_after_arg):
+                same, below = _ws_comments(ws)
+                if same:
+                    trailing = same if trailing is None else f"{trailing}  {same}"
+                pending.extend(below)
+            if isinstance(arg.equal, cst.AssignEqual):
+                for ws in (arg.equal.whitespace_before, arg.equal.whitespace_after):
+                    same, below = _ws_comments(ws)
+                    leading.extend(c for c in (same, *below) if c)
+            if isinstance(arg.comma, cst.Comma):
+                same, below = _ws_comments(arg.comma.whitespace_before)
+                if same:
+                    trailing = same if trailing is None else f"{trailing}  {same}"
+                pending.extend(below)
+                same, below = _ws_comments(arg.comma.whitespace_after)
+                if same:
+                    trailing = same if trailing is None else f"{trailing}  {same}"
+                pending.extend(below)
+            if i == len(node.args) - 1:
+                pending = []  # handled as the call's closing comments
+            position = self.get_metadata(PositionProvider, arg)
+            value = summarize(self.module, arg.value, position.start.column)
+            attrs.append(Attr(name, value, tuple(leading), trailing, position.start.line))
+        return attrs, problem
+
+    def _closing(self, node: cst.Call) -> tuple[str, ...]:
+        if not node.args:
+            return ()
+        last = node.args[-1]
+        comments: list[str] = []
+        _, below = _ws_comments(last.whitespace_after_arg)
+        comments.extend(below)
+        if isinstance(last.comma, cst.Comma):
+            _, below = _ws_comments(last.comma.whitespace_before)
+            comments.extend(below)
+            _, below = _ws_comments(last.comma.whitespace_after)
+            comments.extend(below)
+        return tuple(comments)
+
+    def _has_skip_mark(self, statement: cst.SimpleStatementLine) -> bool:
+        above = []
+        for line in statement.leading_lines:
+            if line.comment is None:
+                above = []
+            else:
+                above.append(line.comment.value)
+        if any(SKIP_MARK.search(c) for c in above):
+            return True
+        inner = statement.with_changes(leading_lines=())
+        return any(SKIP_MARK.search(c) for c in comments_in(inner))
+
+
+def summarize(module: cst.Module, node: cst.BaseExpression, column: int) -> Value:
+    """Describe an attribute value whose attribute starts at ``column``."""
+    code = module.code_for_node(node)
+    lines = code.split("\n")
+    multiline = len(lines) > 1
+    verbatim = False
+    if multiline:
+        if _has_multiline_string(node) or any(
+            line.strip() and not line.startswith(" " * column) for line in lines[1:]
+        ):
+            verbatim = True
+        else:
+            code = "\n".join([lines[0], *(line[column:] for line in lines[1:])])
+    kind = "other"
+    string = None
+    strings = None
+    if isinstance(node, cst.SimpleString):
+        kind = "string"
+        string = _string(node)
+    elif isinstance(node, cst.List):
+        kind = "list"
+        plain = all(isinstance(e.value, cst.SimpleString) for e in node.elements)
+        if plain and not comments_in(node):
+            values = [_string(e.value) for e in node.elements]  # type: ignore[arg-type]
+            if all(v is not None for v in values):
+                strings = tuple(values)  # type: ignore[arg-type]
+    elif isinstance(node, cst.Dict):
+        kind = "dict"
+    elif isinstance(node, cst.Call):
+        is_select = isinstance(node.func, cst.Name) and node.func.value == "select"
+        kind = "select" if is_select else "call"
+    elif isinstance(node, cst.Name):
+        kind = "name"
+    elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        kind = "concat"
+    return Value(code, kind, string, strings, multiline, verbatim, node)
+
+
+def _has_multiline_string(node: cst.CSTNode) -> bool:
+    found = False
+
+    class _Find(cst.CSTVisitor):
+        def visit_SimpleString(self, s: cst.SimpleString) -> None:
+            nonlocal found
+            if "\n" in s.value:
+                found = True
+
+        def visit_FormattedString(self, s: cst.FormattedString) -> None:
+            nonlocal found
+            found = True
+
+    node.visit(_Find())
+    return found
+
+
+def statement_lines(module: cst.Module) -> dict[int, int]:
+    """Line of each top-level statement (by body index), without metadata."""
+    lines: dict[int, int] = {}
+    line = 1 + sum(1 for _ in module.header)
+    for index, stmt in enumerate(module.body):
+        leading = getattr(stmt, "leading_lines", ())
+        lines[index] = line + len(leading)
+        line += module.code_for_node(stmt).count("\n")
+    return lines
+
+
+def find_calls(module: cst.Module, targets: dict[str, str]) -> list[RuleCall]:
+    if not targets:
+        return []
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    finder = CallFinder(module, targets)
+    wrapper.visit(finder)
+    return finder.calls
