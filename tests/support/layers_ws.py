@@ -23,3 +23,31 @@ def build(ws: Path, output_base: Path, *targets: str) -> Bazel:
     bazel = Bazel(ws, output_base, list(FLAGS))
     bazel.build(*(targets or LAYER_TARGETS))
     return bazel
+
+
+def main() -> int:
+    """Builds tests/workspace in a temporary copy and prints its layers.
+
+    Run from the repository root: ``.venv/bin/python -m tests.support.layers_ws``.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pycross-layers-") as tmp:
+        ws = prepare(Path(tmp) / "ws")
+        bazel = build(ws, Path(tmp) / "output_base", "//app:layers")
+        try:
+            layers = [str(bazel.bin() / "app" / f"layers.{g}_layer.tar.gz")
+                      for g in ("interpreter", "packages", "assets", "app")]
+            return subprocess.call([sys.executable, "-m", "pycross_layers", "show", *layers],
+                                   env={"PYTHONPATH": str(REPO / "bazel" / "rules")})
+        finally:
+            bazel.shutdown()
+
+
+
+if __name__ == "__main__":  # python -m tests.support.layers_ws
+    import sys
+
+    sys.exit(main())
