@@ -253,7 +253,7 @@ def py3_image(name, base = None, deps = [], layers = [], env = {}, **kwargs):
     )
     if base == None:
         base = select({
-            Label("//bazel/rules/private:compilation_mode_dbg"): "@py3_debug_image_base//image",
+            str(Label("//bazel/rules/private:compilation_mode_dbg")): "@py3_debug_image_base//image",
             "//conditions:default": "@py3_image_base//image",
         })
     groups = {}

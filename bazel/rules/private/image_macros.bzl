@@ -10,11 +10,14 @@ load(":py_image_layers.bzl", "check_layer_groups", "layer_order", "py_image_laye
 
 DEFAULT_PLATFORM = Label("//bazel/platforms:linux_x86_64")
 
-# Platform target name -> what the image config records (OCI names).
-_PLATFORMS = {
-    "linux_arm64": struct(os = "linux", architecture = "arm64", variant = "v8", cpu = "arm64"),
-    "linux_x86_64": struct(os = "linux", architecture = "amd64", variant = "", cpu = "x86_64"),
-}
+# CPU token in a platform's name -> what the image config records (OCI names).
+# The transitioned binary checks the platform really has that CPU constraint.
+_PLATFORMS = [
+    ("arm64", struct(os = "linux", architecture = "arm64", variant = "v8", cpu = "arm64")),
+    ("aarch64", struct(os = "linux", architecture = "arm64", variant = "v8", cpu = "arm64")),
+    ("x86_64", struct(os = "linux", architecture = "amd64", variant = "", cpu = "x86_64")),
+    ("amd64", struct(os = "linux", architecture = "amd64", variant = "", cpu = "x86_64")),
+]
 
 # Attributes every rule takes; they are forwarded to the targets a macro makes.
 COMMON_ATTRS = [
@@ -37,14 +40,21 @@ def label_name(label):
     return label.rsplit("/", 1)[-1]
 
 def platform_config(platform):
-    """The image config (os, architecture, variant, cpu) of a known platform, or None.
+    """The image config (os, architecture, variant, cpu) a platform's name implies, or None.
+
+    `linux_x86_64`, `linux_arm64` and any platform whose name contains
+    `x86_64`/`amd64` or `arm64`/`aarch64` (e.g. `my_linux_arm64_gpu`).
 
     Args:
-      platform: label (string or Label) of one of //bazel/platforms.
+      platform: label (string or Label) of the target platform.
     Returns:
-      struct(os, architecture, variant, cpu) or None for other platforms.
+      struct(os, architecture, variant, cpu) or None.
     """
-    return _PLATFORMS.get(label_name(platform))
+    name = label_name(platform)
+    for token, config in _PLATFORMS:
+        if token in name:
+            return config
+    return None
 
 def common_kwargs(kwargs, flavour, foreign):
     """Returns the common attributes in kwargs; fails on any other key.

@@ -216,10 +216,15 @@ def digest(layout, manifest_digest_out, config_out, config_digest_out):
         f.write(manifest["config"]["digest"].split(":", 1)[1])
 
 
+def emptytar(out):
+    with open(out, "wb") as f:
+        f.write(b"\0" * 10240)
+
+
 def import_layout(src, out):
     _copy_layout(src, out)
 
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"image": image, "tarball": tarball, "digest": digest, "import": import_layout}[cmd](*args)
+    {"image": image, "tarball": tarball, "digest": digest, "import": import_layout, "emptytar": emptytar}[cmd](*args)
