@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import tarfile
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pycross_layers.entries import DIR, FILE, SYMLINK, Entry
 from pycross_layers.layers import layer_items
 from pycross_layers.tarball import TarPolicy, entry_header, write_tar
@@ -92,3 +95,28 @@ def test_header_checksum_is_valid():
     assert len(h) == 512
     stored = int(h[148:154], 8)
     assert stored == sum(h[:148]) + 8 * 32 + sum(h[156:])
+
+
+_SEGMENT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\0"),
+    min_size=1, max_size=40,
+).filter(lambda s: s not in (".", ".."))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_SEGMENT, min_size=1, max_size=5).map("/".join), min_size=1,
+                max_size=12, unique=True),
+       st.binary(max_size=2000))
+def test_any_names_round_trip_through_tarfile(tmp_path_factory, paths, content):
+    src = tmp_path_factory.mktemp("rt") / "f"
+    src.write_bytes(content)
+    files = [p for p in paths if not any(q.startswith(p + "/") for q in paths)]
+    entries = [Entry(path=p, kind=FILE, source=str(src), size=len(content)) for p in files]
+    data, stats = _tar(layer_items(entries, "app"))
+    with tarfile.open(fileobj=io.BytesIO(data), encoding="utf-8") as t:
+        got = {m.name: m for m in t.getmembers()}
+        for p in files:
+            assert t.extractfile("app/" + p).read() == content
+    dirs = {n for n, m in got.items() if m.isdir()}
+    assert set(got) - dirs == {"app/" + p for p in files}
+    assert stats.entries == len(got)
