@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache"
-VERSION = "4"  # bump to rebuild every cached fixture
+VERSION = "5"  # bump to rebuild every cached fixture
 
 LIBS = ["libc6", "libgcc-s1", "libcrypt1", "zlib1g", "libexpat1", "libssl3", "libffi8",
         "libbz2-1.0", "liblzma5", "libuuid1", "libsqlite3-0", "netbase"]
@@ -185,6 +185,7 @@ py_runtime(
     files = glob(["bin/**", "lib/**"], exclude = ["**/__pycache__/**"]),
     interpreter = "bin/python3",
     python_version = "PY3",
+    stub_shebang = "#!/usr/bin/env python3",
 )
 
 py_runtime_pair(name = "runtime_pair", py3_runtime = ":py3_runtime")

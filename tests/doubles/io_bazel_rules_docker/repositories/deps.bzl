@@ -1,0 +1,4 @@
+"""Test double: rules_docker's deps()."""
+
+def deps():
+    pass
