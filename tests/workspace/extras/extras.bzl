@@ -7,6 +7,7 @@ def _impl(ctx):
         command = "mkdir -p $1/sub && echo one > $1/one.txt && echo two > $1/sub/two.txt",
         arguments = [tree.path],
     )
+
     # A declared (unresolved) symlink, as rules_python's venv layout makes them.
     # Bazel 4.2.3's ctx.actions.symlink(target_path = ...) resolves the target
     # against the execroot, so a spawn writes the relative link instead.
