@@ -291,10 +291,13 @@ class CallFinder(cst.CSTVisitor):
         skip = statement is not None and self._has_skip_mark(statement)
         open_comment, above_first = _ws_comments(node.whitespace_before_args)
         closing = self._closing(node)
-        if attrs and above_first:
+        if attrs and (above_first or open_comment):
+            # buildifier moves a comment after "(" above the first argument: so do we
             first = attrs[0]
-            attrs[0] = Attr(first.name, first.value, tuple(above_first) + first.leading,
+            moved = ([open_comment] if open_comment else []) + list(above_first)
+            attrs[0] = Attr(first.name, first.value, tuple(moved) + first.leading,
                             first.trailing, first.line)
+            open_comment = None
         elif above_first:
             closing = tuple(above_first) + closing
         extra, _ = _ws_comments(node.whitespace_after_func)
@@ -378,7 +381,9 @@ class CallFinder(cst.CSTVisitor):
             if i == len(node.args) - 1:
                 pending = []  # handled as the call's closing comments
             position = self.get_metadata(PositionProvider, arg)
-            value = summarize(self.module, arg.value, position.start.column)
+            # code_for_node() leaves out the enclosing blocks' indentation: so do we
+            column = position.start.column - len(self._indents[-1])
+            value = summarize(self.module, arg.value, column)
             attrs.append(Attr(name, value, tuple(leading), trailing, position.start.line))
         return attrs, problem
 

@@ -51,7 +51,7 @@ def call_statements(plan: CallPlan) -> list[cst.BaseStatement]:
         texts.append(
             render_call(
                 new,
-                call.indent,
+                "",  # libcst indents every line of a statement with its block
                 open_comment=plan.open_comment if i == 0 else None,
                 closing=plan.closing if last else (),
                 after=after.value if (last and after) else None,
@@ -59,24 +59,36 @@ def call_statements(plan: CallPlan) -> list[cst.BaseStatement]:
         )
     body = list(cst.parse_module("\n".join(texts)).body)
     body[0] = body[0].with_changes(leading_lines=statement.leading_lines)
+    for i in range(1, len(body)):
+        # a blank line between the new calls, without the block's indentation
+        body[i] = body[i].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
     return body
 
 
 def render(module: cst.Module, plans: Sequence[CallPlan], loads: Sequence[LoadStmt],
            load_plan: LoadPlan) -> cst.Module:
+    replacements = {id(p.call.statement): call_statements(p) for p in plans
+                    if p.calls and p.call is not None and p.call.statement is not None}
     if load_plan:
-        body = _edit_loads(module, loads, load_plan)
+        renamed: dict[int, cst.BaseStatement] = {}
+        body = _edit_loads(module, loads, load_plan, renamed)
         footer = [line for item in body if isinstance(item, _Footer) for line in item.lines]
         body = [item for item in body if not isinstance(item, _Footer)]
         module = module.with_changes(body=body, footer=[*footer, *module.footer])
-    replacements = {id(p.call.statement): call_statements(p) for p in plans
-                    if p.calls and p.call is not None and p.call.statement is not None}
+        for old_id, new in renamed.items():
+            if old_id in replacements:
+                # the statement got new leading lines: keep them on the first replacement
+                first, *rest = replacements.pop(old_id)
+                first = first.with_changes(leading_lines=new.leading_lines)
+                replacements[id(new)] = [first, *rest]
     if replacements:
         module = module.visit(_ReplaceCalls(replacements))
     return module
 
 
-def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan) -> list:
+def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan,
+                renamed: dict[int, cst.BaseStatement]) -> list:
+    """The new top-level body; ``renamed`` maps id(original statement) -> its new node."""
     body: list[cst.BaseStatement | None] = list(module.body)
     by_index = {load.index: load for load in loads}
     removals: dict[int, set[str]] = {}
@@ -91,6 +103,7 @@ def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan) -
         if load.label in additions and load.index not in removals:
             removals[load.index] = set()
     extended: set[str] = set()
+    orphans: list[cst.EmptyLine] = []  # comments of deleted loads
     for index in sorted(removals):
         load = by_index[index]
         symbols = [(loc, rem) for loc, rem in load.symbols if loc not in removals[index]]
@@ -105,7 +118,7 @@ def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan) -
         ]
         if not symbols:
             body[index] = None
-            _carry_leading(body, index, leading)
+            orphans.extend(line for line in leading if line.comment is not None)
             continue
         multiline = "\n" in module.code_for_node(old.with_changes(leading_lines=()))[:-1]
         new = cst.parse_statement(render_load(load.label, symbols, multiline))
@@ -113,27 +126,40 @@ def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan) -
 
     new_loads = [(label, syms) for label, syms in additions.items() if label not in extended]
     for label, symbols in sorted(new_loads, key=lambda item: load_label_key(item[0])):
-        _insert_load(body, cst.parse_statement(render_load(label, symbols)), label)
+        new = cst.parse_statement(render_load(label, symbols))
+        new = _insert_load(body, new, label, renamed)
+        if orphans:
+            # the comments of a deleted load go with the load that replaces it
+            position = next(i for i, stmt in enumerate(body) if stmt is new)
+            body[position] = new.with_changes(leading_lines=[*new.leading_lines, *orphans])
+            orphans = []
+    if orphans:
+        _carry_leading(body, len(body) - 1, orphans, renamed)
     return [stmt for stmt in body if stmt is not None]
 
 
-def _carry_leading(body: list, index: int, leading: list[cst.EmptyLine]) -> None:
-    """Keep the comments of a deleted statement on the next one."""
-    comments = [line for line in leading if line.comment is not None]
-    if not comments:
-        if index == 0:
-            # the blank lines above a deleted first statement were part of its layout
-            return
-        return
-    for j in range(index + 1, len(body)):
+def _replace(body: list, index: int, new: cst.BaseStatement,
+             renamed: dict[int, cst.BaseStatement]) -> None:
+    old = body[index]
+    original = next((k for k, v in renamed.items() if v is old), id(old))
+    renamed[original] = new
+    body[index] = new
+
+
+def _carry_leading(body: list, index: int, comments: list[cst.EmptyLine],
+                   renamed: dict[int, cst.BaseStatement]) -> None:
+    """Keep the comments of deleted loads above the first statement after the loads."""
+    for j in range(len(body)):
         nxt = body[j]
-        if nxt is not None:
-            body[j] = nxt.with_changes(leading_lines=[*comments, *nxt.leading_lines])
+        if nxt is not None and not isinstance(nxt, _Footer) and not is_load(nxt):
+            _replace(body, j, nxt.with_changes(leading_lines=[*comments, *nxt.leading_lines]),
+                     renamed)
             return
     body.append(_Footer(comments))
 
 
-def _insert_load(body: list, new: cst.SimpleStatementLine, label: str) -> None:
+def _insert_load(body: list, new: cst.SimpleStatementLine, label: str,
+                 renamed: dict[int, cst.BaseStatement]) -> cst.SimpleStatementLine:
     key = load_label_key(label)
     load_positions = [i for i, stmt in enumerate(body) if stmt is not None and is_load(stmt)]
     if load_positions:
@@ -142,11 +168,12 @@ def _insert_load(body: list, new: cst.SimpleStatementLine, label: str) -> None:
             if existing is not None and load_label_key(existing) > key:
                 # take the place (and the comments above) of the load it goes before
                 old = body[i]
-                body[i] = old.with_changes(leading_lines=())
-                body.insert(i, new.with_changes(leading_lines=old.leading_lines))
-                return
+                _replace(body, i, old.with_changes(leading_lines=()), renamed)
+                new = new.with_changes(leading_lines=old.leading_lines)
+                body.insert(i, new)
+                return new
         body.insert(load_positions[-1] + 1, new)
-        return
+        return new
     position = 0
     live = [i for i, stmt in enumerate(body) if stmt is not None]
     if live and _is_docstring(body[live[0]]):
@@ -162,8 +189,9 @@ def _insert_load(body: list, new: cst.SimpleStatementLine, label: str) -> None:
             new = new.with_changes(leading_lines=())
         if not lead or lead[0].comment is not None:
             lead.insert(0, cst.EmptyLine())
-        body[nxt_index] = nxt.with_changes(leading_lines=lead)
+            _replace(body, nxt_index, nxt.with_changes(leading_lines=lead), renamed)
     body.insert(position, new)
+    return new
 
 
 def _load_label(stmt: cst.CSTNode) -> str | None:
