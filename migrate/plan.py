@@ -442,7 +442,7 @@ def plan_container_image(call: RuleCall, ctx: Context) -> Result:
             moves.append((n, "oci_image.architecture", ""))
         elif n in ("cmd", "entrypoint"):
             if attr.value.kind == "string":
-                code = list_code([string("/bin/sh"), string("-c"), attr.value.code], False)
+                code = list_code([string("/bin/sh"), string("-c"), attr.value.code])
                 out.append(_with_code(attr, code))
                 moves.append((n, f"oci_image.{n}", 'a string means ["/bin/sh", "-c", s]'))
             else:
