@@ -1,0 +1,706 @@
+#!/usr/bin/env python3
+"""Layer benchmark: the pycross_image core against tar, bsdtar, tarfile, gzip, pigz and zstd.
+
+One command, from the repository root, after `bash .ci/setup`:
+
+    .venv/bin/python bench/layers/run.py
+
+It prepares two trees under .cache/bench/ (the real PyTorch CPU wheel
+unzipped, fetched with `pip download torch==2.13.0 --no-deps`; and 50,000
+generated files of 1 KB), warms the page cache, then runs every row
+``--repeat`` times (interleaved, so background load hits all rows alike) and
+writes docs/performance.md (and the summary between the performance markers
+of README.md). Each row reports median wall time, output size, peak RSS
+(per process, from wait4; summed over the processes of a pipeline) and CPU
+time. The core's outputs are checked: every compressed layer decompresses
+(with the gzip / zstd command-line tools) to exactly the core's uncompressed
+layer, and all runs of a row give identical bytes.
+
+A peer tool that is missing is reported and its row skipped; a tree that
+cannot be prepared (no torch wheel) is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CORE_PATH = REPO / "bazel" / "rules"
+COMMAND = ".venv/bin/python bench/layers/run.py"
+TORCH_REQ = "torch==2.13.0"
+SMALL_FILES = 50_000
+SMALL_SIZE = 1024
+RF = "app.runfiles"  # each tree is a runfiles directory: <tree>/app.runfiles/...
+WORKSPACE = "bench_ws"
+
+
+# --------------------------------------------------------------------------
+# trees
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def prepare_torch(cache: Path) -> Path | None:
+    """<cache>/trees/torch/app.runfiles/pip_deps_torch/site-packages/<the wheel>."""
+    tree = cache / "trees" / "torch"
+    marker = tree / ".complete"
+    if marker.exists():
+        return tree
+    wheel_dir = cache / "wheel"
+    wheels = sorted(wheel_dir.glob("torch-*.whl"))
+    if not wheels:
+        log(f"fetching the torch wheel: pip download {TORCH_REQ} --no-deps")
+        res = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+             TORCH_REQ, "--no-deps", "-d", str(wheel_dir)],
+            capture_output=True, text=True,
+        )
+        wheels = sorted(wheel_dir.glob("torch-*.whl"))
+        if res.returncode != 0 or not wheels:
+            log(f"skipping the torch tree: `pip download {TORCH_REQ}` failed: "
+                f"{res.stderr.strip()[-300:]}")
+            return None
+    if tree.exists():
+        shutil.rmtree(tree)
+    site = tree / RF / "pip_deps_torch" / "site-packages"
+    log(f"unzipping {wheels[-1].name}")
+    with zipfile.ZipFile(wheels[-1]) as zf:
+        for info in zf.infolist():
+            path = zf.extract(info, site)
+            mode = info.external_attr >> 16 & 0o777
+            if mode and not info.is_dir():
+                os.chmod(path, mode)
+    main = tree / RF / WORKSPACE / "main.py"
+    main.parent.mkdir(parents=True)
+    main.write_text("import torch\nprint(torch.__version__)\n")
+    marker.write_text("ok\n")
+    return tree
+
+
+def prepare_small(cache: Path) -> Path:
+    """<cache>/trees/small/app.runfiles/bench_ws/pkg_NNN/mod_NNN.py: 50,000 x 1 KB."""
+    tree = cache / "trees" / "small"
+    marker = tree / ".complete"
+    if marker.exists():
+        return tree
+    if tree.exists():
+        shutil.rmtree(tree)
+    log(f"generating {SMALL_FILES} files of {SMALL_SIZE} bytes")
+    rng = random.Random(SMALL_FILES)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz_") for _ in range(rng.randint(2, 10)))
+             for _ in range(500)]
+    per_dir = 500
+    for n in range(SMALL_FILES):
+        d = tree / RF / WORKSPACE / f"pkg_{n // per_dir:03d}"
+        if n % per_dir == 0:
+            d.mkdir(parents=True)
+        text = ""
+        while len(text) < SMALL_SIZE:
+            text += " ".join(rng.choice(words) for _ in range(8)) + "\n"
+        (d / f"mod_{n % per_dir:03d}.py").write_text(text[:SMALL_SIZE - 1] + "\n")
+    marker.write_text("ok\n")
+    return tree
+
+
+def tree_stats(tree: Path) -> tuple[int, int]:
+    files = size = 0
+    for dirpath, _dirs, names in os.walk(tree / RF):
+        for name in names:
+            files += 1
+            size += os.lstat(os.path.join(dirpath, name)).st_size
+    return files, size
+
+
+def warm(tree: Path) -> None:
+    """Reads every file once so that every row starts from a warm page cache."""
+    for dirpath, _dirs, names in os.walk(tree / RF):
+        for name in names:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                while f.read(1 << 20):
+                    pass
+
+
+# --------------------------------------------------------------------------
+# rows
+
+
+@dataclass
+class Row:
+    name: str
+    fmt: str  # tar | gzip | zstd
+    kind: str  # core | peer
+    shown: str  # the command as shown in the table
+    stages: list[list[str]] = field(default_factory=list)  # a pipeline; '{out}' = output
+    stdout_to_out: bool = True  # the last stage's stdout is the output file
+    tools: tuple[str, ...] = ()
+    method: str = ""  # core only
+
+
+def core_row(method: str, label: str) -> Row:
+    argv = [sys.executable, "-m", "pycross_layers", "layers", "--runfiles", RF, "--out", "{out}",
+            "--compress", method, "--workspace-name", WORKSPACE, "--quiet"]
+    shown = f"pycross-image layers --runfiles {RF} --compress {method}"
+    return Row(f"core {label}", method if method != "none" else "tar", "core", shown, [argv],
+               stdout_to_out=False, method=method)
+
+
+def peer_rows() -> list[Row]:
+    tarfile_py = ("import sys, tarfile\n"
+                  "with tarfile.open(sys.argv[1], 'w') as t:\n"
+                  "    t.add(sys.argv[2])\n")
+    return [
+        Row("GNU tar", "tar", "peer", f"tar -cf OUT {RF}", [["tar", "-cf", "{out}", RF]],
+            stdout_to_out=False, tools=("tar",)),
+        Row("bsdtar", "tar", "peer", f"bsdtar -cf OUT {RF}", [["bsdtar", "-cf", "{out}", RF]],
+            stdout_to_out=False, tools=("bsdtar",)),
+        Row("Python tarfile", "tar", "peer", "tarfile.open(OUT, 'w').add(...)  (rules_pkg)",
+            [[sys.executable, "-c", tarfile_py, "{out}", RF]], stdout_to_out=False),
+        Row("bsdtar | gzip -6", "gzip", "peer", f"bsdtar -cf - {RF} | gzip -6  (rules_py)",
+            [["bsdtar", "-cf", "-", RF], ["gzip", "-6"]], tools=("bsdtar", "gzip")),
+        Row("tar | pigz -6", "gzip", "peer", f"tar -cf - {RF} | pigz -6",
+            [["tar", "-cf", "-", RF], ["pigz", "-6"]], tools=("tar", "pigz")),
+        Row("tar | zstd -3 -T0", "zstd", "peer", f"tar -cf - {RF} | zstd -3 -T0",
+            [["tar", "-cf", "-", RF], ["zstd", "-q", "-3", "-T0"]], tools=("tar", "zstd")),
+    ]
+
+
+def zstd_importable() -> bool:
+    sys.path.insert(0, str(CORE_PATH))
+    try:
+        from pycross_layers import compress
+    finally:
+        sys.path.pop(0)
+    return compress.zstd_available()
+
+
+def all_rows() -> list[Row]:
+    rows = [core_row("none", "none"), core_row("gzip", "gzip-6")]
+    if zstd_importable():
+        rows.append(core_row("zstd", "zstd-3"))
+    else:
+        log("skipping row core zstd-3: no zstd module in this Python "
+            "(pip install zstandard, or Python 3.14+)")
+    for row in peer_rows():
+        missing = [t for t in row.tools if shutil.which(t) is None]
+        if missing:
+            log(f"skipping row {row.name!r}: {', '.join(missing)} not found on PATH")
+            continue
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------
+# measuring
+
+
+@dataclass
+class Result:
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    rss_kb: int = 0
+    size: int = 0
+    digests: list[dict[str, str]] = field(default_factory=list)  # per run: file -> sha256
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.walls)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+TIME = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+
+
+def run_once(row: Row, tree: Path, out: Path) -> tuple[float, float, int, dict[str, Path]]:
+    """Runs ``row`` once in ``tree``; returns wall s, CPU s, peak RSS KiB, output files.
+
+    Peak RSS comes from GNU time (``%M``) wrapped around each process: a process
+    forked from this (large) Python inherits its RSS high-water mark across
+    exec, so ``wait4``'s figure would be the benchmark's own size for small
+    tools. Without GNU time, ``wait4`` is used and the figure is an upper bound.
+    """
+    target = out / "layers" if row.kind == "core" else out / "out"
+    stages = [[a.replace("{out}", str(target)) for a in argv] for argv in row.stages]
+    rss_files = [out / f".rss{i}" for i in range(len(stages))]
+    if TIME:
+        stages = [[TIME, "-f", "%M", "-o", str(f), *argv] for f, argv in zip(rss_files, stages)]
+    env = dict(os.environ, PYTHONPATH=str(CORE_PATH), LC_ALL="C")
+    procs = []
+    sink = open(target, "wb") if row.stdout_to_out else None  # noqa: SIM115
+    t0 = time.perf_counter()
+    try:
+        prev = None
+        for i, argv in enumerate(stages):
+            if i < len(stages) - 1:
+                stdout = subprocess.PIPE
+            else:
+                stdout = sink if row.stdout_to_out else subprocess.DEVNULL
+            p = subprocess.Popen(argv, cwd=tree, env=env, stdin=prev, stdout=stdout)
+            if prev is not None:
+                prev.close()
+            prev = p.stdout
+            procs.append(p)
+        cpu = 0.0
+        rss = 0
+        failed = []
+        for p, argv in zip(procs, stages):
+            _pid, status, usage = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            cpu += usage.ru_utime + usage.ru_stime
+            rss += usage.ru_maxrss
+            if p.returncode:
+                failed.append(f"{' '.join(argv)} exited {p.returncode}")
+        wall = time.perf_counter() - t0
+    finally:
+        if sink is not None:
+            sink.close()
+    if failed:
+        raise SystemExit(f"row {row.name!r} failed: {'; '.join(failed)}")
+    if TIME:
+        rss = sum(int(f.read_text().split()[-1]) for f in rss_files)
+        for f in rss_files:
+            f.unlink()
+    if row.kind == "core":
+        files = {p.name: p for p in sorted(target.iterdir()) if p.name != "layers.json"}
+        files["layers.json"] = target / "layers.json"
+    else:
+        files = {"out": target}
+    return wall, cpu, rss, files
+
+
+def decompressed_sha256(path: Path, method: str) -> str:
+    tool = {"gzip": ["gzip", "-dc"], "zstd": ["zstd", "-dcq"]}[method]
+    if shutil.which(tool[0]) is None:  # fall back to Python's own decoders
+        data = path.read_bytes()
+        if method == "gzip":
+            import gzip
+
+            return hashlib.sha256(gzip.decompress(data)).hexdigest()
+        import zstandard  # type: ignore[import-not-found]
+
+        return hashlib.sha256(zstandard.ZstdDecompressor().decompressobj().decompress(data)
+                              ).hexdigest()
+    h = hashlib.sha256()
+    with subprocess.Popen([*tool, str(path)], stdout=subprocess.PIPE) as p:
+        while chunk := p.stdout.read(1 << 20):
+            h.update(chunk)
+    if p.returncode:
+        raise SystemExit(f"{tool[0]} cannot decompress {path}")
+    return h.hexdigest()
+
+
+def check_core(results: dict[str, Result], rows: list[Row], outs: dict[str, dict[str, Path]],
+               tree_name: str) -> list[str]:
+    """Same bytes on every run; compressed layers decompress to the uncompressed ones."""
+    checks = []
+    for row in rows:
+        if row.kind != "core":
+            continue
+        runs = results[row.name].digests
+        if any(d != runs[0] for d in runs[1:]):
+            raise SystemExit(f"{tree_name}: {row.name}: runs gave different bytes: {runs}")
+        checks.append(f"{row.name}: {len(runs)} runs, identical bytes "
+                      f"({len(runs[0]) - 1} layer files + layers.json)")
+    plain = next((r for r in rows if r.kind == "core" and r.method == "none"), None)
+    if plain is None:
+        return checks
+    plain_digests = results[plain.name].digests[0]
+    for row in rows:
+        if row.kind != "core" or row.method == "none":
+            continue
+        ext = {"gzip": ".tar.gz", "zstd": ".tar.zst"}[row.method]
+        for fname, path in outs[row.name].items():
+            if not fname.endswith(ext):
+                continue
+            want = plain_digests[fname[: -len(ext)] + ".tar"]
+            got = decompressed_sha256(path, row.method)
+            if got != want:
+                raise SystemExit(f"{tree_name}: {row.name}: {fname} does not decompress to "
+                                 f"the uncompressed layer")
+        meta = json.loads(outs[row.name]["layers.json"].read_text())
+        plain_meta = json.loads(outs[plain.name]["layers.json"].read_text())
+        if [x["diff_id"] for x in meta["layers"]] != [x["diff_id"] for x in plain_meta["layers"]]:
+            raise SystemExit(f"{tree_name}: {row.name}: diff_ids differ from core none")
+        checks.append(f"{row.name}: every layer decompresses (with `{row.method} -d`) to exactly "
+                      "the core none layer; diff_ids equal")
+    return checks
+
+
+def measure_tree(tree: Path, rows: list[Row], repeat: int, scratch: Path):
+    results = {row.name: Result() for row in rows}
+    last_outs: dict[str, dict[str, Path]] = {}
+    for rep in range(repeat):
+        for row in rows:
+            out = scratch / row.name.replace(" ", "_").replace("|", "").replace("__", "_")
+            if out.exists():
+                shutil.rmtree(out)
+            out.mkdir(parents=True)
+            os.sync()
+            wall, cpu, rss, files = run_once(row, tree, out)
+            res = results[row.name]
+            res.walls.append(wall)
+            res.cpus.append(cpu)
+            res.rss_kb = max(res.rss_kb, rss)
+            res.size = sum(p.stat().st_size for n, p in files.items() if n != "layers.json")
+            if row.kind == "core":
+                res.digests.append({n: sha256_file(p) for n, p in files.items()})
+                last_outs[row.name] = files
+            log(f"{tree.name} run {rep + 1}/{repeat}: {row.name:18s} {wall:7.2f} s  "
+                f"{res.size / 1e6:8.1f} MB  cpu {cpu:6.2f} s  rss {rss / 1024:6.1f} MiB")
+    checks = check_core(results, rows, last_outs, tree.name)
+    for out in scratch.iterdir():
+        shutil.rmtree(out)
+    return results, checks
+
+
+# --------------------------------------------------------------------------
+# report
+
+NEAREST = {  # which peers a core row is compared with
+    "tar": ("GNU tar", "bsdtar", "Python tarfile"),
+    "gzip": ("tar | pigz -6", "bsdtar | gzip -6"),
+    "zstd": ("tar | zstd -3 -T0",),
+}
+
+
+def fmt_ratio(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}x"
+
+
+def nearest_peer(row: Row, rows: list[Row], results: dict[str, Result]):
+    """The fastest peer producing the same format, and core/peer wall-time ratio."""
+    peers = [r for r in rows if r.kind == "peer" and r.fmt == row.fmt]
+    if not peers:
+        return None, None
+    best = min(peers, key=lambda r: results[r.name].wall)
+    return best.name, results[row.name].wall / results[best.name].wall
+
+
+def table(rows: list[Row], results: dict[str, Result], repeat: int) -> str:
+    lines = [
+        f"| row | command | wall s (median of {repeat}) | min-max s | vs nearest peer "
+        "| output MB | peak RSS MiB | CPU s |",
+        "|---|---|---:|---:|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        res = results[row.name]
+        if row.kind == "core":
+            peer, ratio = nearest_peer(row, rows, results)
+            vs = f"**{fmt_ratio(ratio)}** {peer}" if peer else "n/a"
+        else:
+            core = next((r for r in rows if r.kind == "core" and r.fmt == row.fmt), None)
+            vs = ""
+            if core is not None:
+                vs = f"core is {fmt_ratio(results[core.name].wall / res.wall)}"
+        name = f"**{row.name}**" if row.kind == "core" else row.name
+        lines.append(
+            f"| {name} | `{row.shown}` | {res.wall:.2f} | {min(res.walls):.2f}-"
+            f"{max(res.walls):.2f} | {vs} | {res.size / 1e6:.1f} | {res.rss_kb / 1024:.0f} "
+            f"| {res.cpu:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+@dataclass
+class Goal:
+    text: str
+    measured: str
+    met: bool | None
+    note: str
+
+
+def ratio(results, a, b):
+    if a in results and b in results:
+        return results[a].wall / results[b].wall
+    return None
+
+
+def goals(all_results: dict[str, dict[str, Result]], cores: int) -> list[Goal]:
+    out: list[Goal] = []
+    torch = all_results.get("torch", {})
+    small = all_results.get("small", {})
+
+    def add(text, value, limit, above, note_missed, note_met="", fmt=fmt_ratio):
+        if value is None:
+            out.append(Goal(text, "not measured", None, "row or tree skipped on this machine"))
+            return
+        met = value >= limit if above else value <= limit
+        out.append(Goal(text, fmt(value), met, note_met if met else note_missed))
+
+    r = ratio(torch, "core none", "GNU tar")
+    add("torch, none: <= 1.25x GNU tar", r, 1.25, False,
+        "the core reads, hashes (diff_id) and writes every byte; the hashing and the "
+        "write run on a second thread, so the copy is bounded by the page cache")
+    r = ratio(torch, "core gzip-6", "tar | pigz -6")
+    cpu_note = ""
+    if "core gzip-6" in torch and "tar | pigz -6" in torch:
+        cpu_note = (f" CPU: core {torch['core gzip-6'].cpu:.1f} s, tar|pigz "
+                    f"{torch['tar | pigz -6'].cpu:.1f} s on {cores} cores: both are deflate-bound "
+                    "(same zlib, same 128 KiB blocks primed with 32 KiB); the core also hashes "
+                    "the tar and the file and runs a Python tar writer on the same cores.")
+    add("torch, gzip-6: <= 1.15x tar | pigz -6", r, 1.15, False,
+        "missed." + cpu_note, "met." + cpu_note)
+    r = ratio(torch, "bsdtar | gzip -6", "core gzip-6")
+    add("torch, gzip-6: >= 2x faster than bsdtar | gzip -6", r, 2.0, True,
+        f"single-threaded gzip is the bound of that pipeline; with {cores} cores the core "
+        f"can be at most ~{cores}x faster, and is pulled down by the shared hashing and "
+        "tar writing", fmt=lambda x: f"{x:.2f}x faster")
+    size = None
+    if "core gzip-6" in torch and "bsdtar | gzip -6" in torch:
+        size = torch["core gzip-6"].size / torch["bsdtar | gzip -6"].size
+    add("torch, gzip-6 size within 2% of gzip -6", size, 1.02, False,
+        "block-parallel deflate loses a little ratio at every 128 KiB block boundary",
+        "each block is primed with the previous 32 KiB, so only the sync-flush markers and "
+        "the match search restart at block edges cost bytes",
+        fmt=lambda x: f"{(x - 1) * 100:+.2f}%")
+    r = ratio(torch, "core zstd-3", "tar | zstd -3 -T0")
+    add("torch, zstd: <= 2x tar | zstd -3 -T0", r, 2.0, False,
+        "the Python tar writer and the sha256 of the tar are the bound, not zstd")
+    r = ratio(small, "core none", "GNU tar")
+    per_file = ""
+    if "core none" in small and "GNU tar" in small:
+        per_file = (f" Per file: core {small['core none'].wall / SMALL_FILES * 1e6:.1f} us, "
+                    f"GNU tar {small['GNU tar'].wall / SMALL_FILES * 1e6:.1f} us.")
+    add("50,000 x 1 KB, none: <= 1.5x GNU tar", r, 1.5, False,
+        "missed: on tiny files the cost is per entry, not per byte: the core spends "
+        "Python bytecode on each entry (directory walk with lstat + stat, an Entry record, "
+        "classification, a header, open/read/close) where GNU tar spends a few syscalls."
+        + per_file, "met." + per_file)
+    return out
+
+
+def machine_info(cores: int) -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines()
+                      if x.startswith("MemTotal")).split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        pass
+
+    def version(argv):
+        try:
+            res = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return "not installed"
+        text = (res.stdout or res.stderr).strip().splitlines()
+        return text[0] if text else "?"
+
+    import zlib
+
+    zstd_lib = "not importable"
+    try:
+        import zstandard  # type: ignore[import-not-found]
+
+        zstd_lib = f"zstandard {zstandard.__version__} (libzstd {zstandard.ZSTD_VERSION[0]}." \
+                   f"{zstandard.ZSTD_VERSION[1]}.{zstandard.ZSTD_VERSION[2]})"
+    except ImportError:
+        pass
+    return [
+        f"- cores: **{cores}** (`os.cpu_count()`), {cpu}, {mem}",
+        f"- {platform.system()} {platform.release()}; Python {platform.python_version()}, "
+        f"zlib {zlib.ZLIB_RUNTIME_VERSION}, {zstd_lib}",
+        f"- {version(['tar', '--version'])}; {version(['bsdtar', '--version'])}; "
+        f"{version(['pigz', '--version'])}; {version(['zstd', '--version'])}; "
+        f"{version(['gzip', '--version'])}",
+    ]
+
+
+DESIGN_NOTES = """\
+## How the core gets there
+
+- **Uncompressed**: the tar writer (`tarball.py`) reads each file with
+  `os.read` in 1 MiB chunks, hashes the tar stream (the diff_id) and hands the
+  chunks to a writer thread (`compress._Plain`), which hashes the file and
+  writes it. `hashlib` and file I/O release the GIL, so the two threads use
+  two cores. Headers are built from precomputed constant parts.
+- **gzip, standard library only** (`compress._Gzip`), pigz style: the tar
+  stream is cut into 128 KiB blocks at fixed offsets; each block is deflated
+  on a thread pool (zlib releases the GIL) with the previous 32 KiB as preset
+  dictionary, sync-flushed (the last one finished), and the raw deflate pieces
+  are concatenated behind a fixed 10-byte header (mtime 0, no name, OS 255).
+  The CRC-32 of each block is computed on the worker and combined in order
+  with a precomputed shift operator. At most 4 blocks per thread are in
+  flight, so memory is a few MB whatever the layer size. Block boundaries
+  depend only on the byte offset, so the output is identical for 1, 2 or 64
+  threads (tested with 1, 2 and 8, and with arbitrary write sizes).
+- **zstd** (`compression.zstd` on Python 3.14+, else `zstandard`): always
+  zstd's multi-threaded frame mode (`nbWorkers >= 1`). zstd's single-threaded
+  mode (`nbWorkers = 0`) produces different bytes, so it is never used; in
+  multi-threaded mode the output does not depend on the worker count (tested
+  with 1, 2 and 8 workers on 40 MB). The frame carries a checksum. Without a
+  zstd module, `compress = "zstd"` fails and names the package to install.
+- **Only changed layers rebuild**: one Bazel action per layer group with
+  `unused_inputs_list`; `tests/test_incremental.py` edits one first-party file
+  and reads the execution log (exactly one layer action runs), and
+  `tests/test_remote_cache.py` builds through a real nginx WebDAV cache from
+  two output bases and workspace paths (zero layer actions the second time).
+"""
+
+
+def write_report(path: Path, trees: dict[str, tuple[Path, int, int]],
+                 rows_by_tree: dict[str, list[Row]], all_results, all_checks, repeat: int,
+                 load_before, load_after, started: str, elapsed: float) -> list[Goal]:
+    cores = os.cpu_count() or 1
+    gs = goals(all_results, cores)
+    parts = [
+        "# Layer building performance",
+        "",
+        f"Written by `{COMMAND}` (one run, {started}, {elapsed / 60:.1f} min). "
+        "Do not edit by hand: rerun the command.",
+        "",
+        "## Machine",
+        "",
+        *machine_info(cores),
+        f"- load average (1/5/15 min) before: {load_before[0]:.2f} / {load_before[1]:.2f} / "
+        f"{load_before[2]:.2f}; after: {load_after[0]:.2f} / {load_after[1]:.2f} / "
+        f"{load_after[2]:.2f} (other builds sharing the machine make wall times noisy; "
+        "rows run interleaved so noise hits every row alike)",
+        "",
+        "## Goals",
+        "",
+        "| goal | measured | | note |",
+        "|---|---:|---|---|",
+    ]
+    for g in gs:
+        mark = "not measured" if g.met is None else ("**met**" if g.met else "**MISSED**")
+        parts.append(f"| {g.text} | {g.measured} | {mark} | {g.note} |")
+    titles = {"torch": "PyTorch CPU wheel, unzipped", "small": "50,000 files of 1 KB"}
+    for name, (_tree, files, size) in trees.items():
+        parts += [
+            "",
+            f"## {titles.get(name, name)}: {files:,} files, {size / 1e6:,.0f} MB",
+            "",
+            table(rows_by_tree[name], all_results[name], repeat),
+            "",
+            "Checked in this run:",
+            "",
+            *[f"- {c}" for c in all_checks[name]],
+        ]
+    parts += [
+        "",
+        "Columns: wall time is the median over the runs; *vs nearest peer* divides the "
+        "core's time by the fastest peer producing the same format (lower is better) and, "
+        "on peer rows, the core's time by that peer's; peak RSS is each process's maximum "
+        "resident set (from `wait4`), summed over the processes of a pipeline; CPU is "
+        "user + system time of all processes. The core runs as "
+        "`python -m pycross_layers layers` with its default threads (`os.cpu_count()`) and "
+        "writes one file per layer (interpreter, packages, app); output MB is their sum. "
+        "Every command reads a warm page cache and writes to the same file system.",
+        "",
+        DESIGN_NOTES,
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts))
+    return gs
+
+
+def update_readme(readme: Path, gs: list[Goal], cores: int) -> None:
+    begin, end = "<!-- performance:begin -->", "<!-- performance:end -->"
+    text = readme.read_text()
+    if begin not in text or end not in text:
+        log("README.md has no performance markers; not updated")
+        return
+    lines = [
+        begin,
+        "## Performance",
+        "",
+        f"Layers are built with parallel, deterministic gzip (standard library only) or zstd; "
+        f"output bytes never depend on the core count. Measured on {cores} cores "
+        "(`" + COMMAND + "`, full table and machine in "
+        "[docs/performance.md](docs/performance.md)):",
+        "",
+    ]
+    for g in gs:
+        mark = "not measured" if g.met is None else ("met" if g.met else "missed")
+        lines.append(f"- {g.text}: {g.measured} ({mark})")
+    lines.append(end)
+    head, rest = text.split(begin, 1)
+    _old, tail = rest.split(end, 1)
+    readme.write_text(head + "\n".join(lines) + tail)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=3, help="runs per row (>= 2; default 3)")
+    ap.add_argument("--trees", default="torch,small", help="comma list of torch, small")
+    ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "bench")
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")
+    ap.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+    args = ap.parse_args(argv)
+    if args.repeat < 2:
+        ap.error("--repeat must be at least 2 (two runs prove identical bytes)")
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    t_start = time.perf_counter()
+    load_before = os.getloadavg()
+    trees: dict[str, tuple[Path, int, int]] = {}
+    for name in [t.strip() for t in args.trees.split(",") if t.strip()]:
+        if name == "torch":
+            tree = prepare_torch(args.cache)
+        elif name == "small":
+            tree = prepare_small(args.cache)
+        else:
+            ap.error(f"unknown tree {name!r}")
+        if tree is not None:
+            files, size = tree_stats(tree)
+            trees[name] = (tree, files, size)
+            log(f"tree {name}: {files} files, {size / 1e6:.0f} MB")
+    if not trees:
+        log("no tree to measure")
+        return 1
+    rows = all_rows()
+    scratch = args.cache / "out"
+    scratch.mkdir(parents=True, exist_ok=True)
+    all_results, all_checks, rows_by_tree = {}, {}, {}
+    for name, (tree, _files, _size) in trees.items():
+        warm(tree)
+        results, checks = measure_tree(tree, rows, args.repeat, scratch)
+        all_results[name], all_checks[name], rows_by_tree[name] = results, checks, rows
+    load_after = os.getloadavg()
+    gs = write_report(args.out, trees, rows_by_tree, all_results, all_checks, args.repeat,
+                      load_before, load_after, started, time.perf_counter() - t_start)
+    log(f"wrote {args.out}")
+    if not args.no_readme and args.out == REPO / "docs" / "performance.md":
+        update_readme(REPO / "README.md", gs, os.cpu_count() or 1)
+    for g in gs:
+        mark = "n/a" if g.met is None else ("met" if g.met else "MISSED")
+        print(f"{mark:6s} {g.text}: {g.measured}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
