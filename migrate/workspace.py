@@ -106,7 +106,7 @@ def plan_workspace(
     new_pulls: list[str] = []
     suffix = options.base_suffix
     for repo in wanted:
-        if declared.get(repo) in ("oci_pull", oci_pull_local):
+        if declared.get(repo) in {"oci_pull", oci_pull_local or "oci_pull"}:
             continue
         source = repo[: -len(suffix)] if suffix and repo.endswith(suffix) else repo
         if source in pulls:
