@@ -195,11 +195,11 @@ def tarball(layout, out, *tags):
     if tags and tags[0].startswith("--tags-file="):
         with open(tags[0].split("=", 1)[1]) as f:
             tags = tuple(t.strip() for t in f if t.strip())
-    argv = ["skopeo", "--insecure-policy", "copy", "-q", "oci:%s:%s" % (layout, REF),
+    env_tmp = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(out)))
+    argv = ["skopeo", "--insecure-policy", "--tmpdir", env_tmp, "copy", "-q", "oci:%s:%s" % (layout, REF),
             "docker-archive:%s%s" % (out, (":" + tags[0]) if tags else "")]
     for tag in tags[1:]:
         argv += ["--additional-tag", tag]
-    env_tmp = tempfile.mkdtemp()
     try:
         subprocess.run(argv, check=True, env=dict(os.environ, TMPDIR=env_tmp))
     finally:

@@ -1,0 +1,219 @@
+"""End-to-end tests of oci.bzl py_image, docker.bzl py_image and py3_image.
+
+Real Bazel builds tests/image_ws (a session copy) against the rules_oci and
+rules_docker test doubles; real skopeo inspects, umoci unpacks, bwrap runs the
+Flask app and we GET / on a loopback port.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.images import bazel_env, build, runner
+
+pytestmark = [pytest.mark.bazel, pytest.mark.image]
+
+WS = build.REPO / "tests" / "image_ws"
+GROUPS = ["interpreter", "packages", "werkzeug", "app"]
+
+# name -> (layout path under bazel-bin/images, group names, expected entrypoint)
+IMAGES = {
+    "oci_system": ("oci_system", GROUPS, ["/usr/bin/python3", "/app/hello"]),
+    "oci_hermetic": (
+        "oci_hermetic",
+        GROUPS,
+        ["/app/hello.runfiles/python_3_11_x86_64-unknown-linux-gnu/bin/python3", "/app/hello"],
+    ),
+    "docker_hermetic": ("docker_hermetic.layout", GROUPS, ["/app/hello"]),
+    "hello_py3": (
+        "hello_py3.layout",
+        ["interpreter", "packages", "layer0", "app"],
+        ["/app/images/hello_py3.binary"],
+    ),
+}
+WORKDIRS = {
+    "oci_system": "/app/hello.runfiles",
+    "oci_hermetic": "/app/hello.runfiles",
+    "docker_hermetic": "/app/hello.runfiles",
+    "hello_py3": "/app/images/hello_py3.binary.runfiles",
+}
+
+
+@pytest.fixture(scope="session")
+def fixtures():
+    missing = runner.have_tools()
+    if missing:
+        pytest.fail(f"missing {missing}: run `bash .ci/setup`")
+    return build.build_all()
+
+
+@pytest.fixture(scope="session")
+def ws(fixtures, tmp_path_factory):
+    root = tmp_path_factory.mktemp("image_ws")
+    dest = root / "ws"
+    shutil.copytree(WS, dest, symlinks=True, ignore=shutil.ignore_patterns("bazel-*"))
+    bazel = bazel_env.Bazel(dest, root / "output_base", fixtures)
+    bazel.run("build", "//images/...")
+    yield bazel
+    bazel.shutdown()
+
+
+def layout(bazel, name: str) -> Path:
+    return bazel.workspace / "bazel-bin" / "images" / IMAGES[name][0]
+
+
+def layer_files(bazel, name: str) -> list[Path]:
+    out = bazel.workspace / "bazel-bin" / "images"
+    return [out / f"{name}.layers.{g}_layer.tar.gz" for g in IMAGES[name][1]]
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_config_and_layers(ws, name):
+    lay = layout(ws, name)
+    cfg = runner.config(lay)
+    assert cfg["architecture"] == "amd64"
+    assert cfg["os"] == "linux"
+    assert cfg["config"]["Entrypoint"] == IMAGES[name][2]
+    assert not cfg["config"].get("Cmd")
+    assert cfg["config"]["WorkingDir"] == WORKDIRS[name]
+    assert any(e.startswith("PATH=") for e in cfg["config"]["Env"])  # from the base
+    # Base layer, then ours in order: interpreter, packages, custom groups, app.
+    ours = [runner.diff_id(f) for f in layer_files(ws, name)]
+    assert cfg["rootfs"]["diff_ids"][1:] == ours
+    assert len(runner.manifest(lay)["layers"]) == 1 + len(ours)
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_runs_in_bwrap(ws, name):
+    answer = runner.run_http(layout(ws, name))
+    assert (answer.status, answer.body) == (200, "Hello, World!"), answer.log
+
+
+def test_extra_args_reach_the_app(ws):
+    answer = runner.run_http(layout(ws, "oci_hermetic"), extra_args=["--print-args", "--flag", "x"])
+    assert answer.status == 200, answer.log
+    assert "args: ['--print-args', '--flag', 'x']" in answer.log
+
+
+def test_interpreter_layer_is_real_in_hermetic_mode(ws):
+    rootfs_names = {p.name for p in layer_files(ws, "oci_hermetic")}
+    assert "oci_hermetic.layers.interpreter_layer.tar.gz" in rootfs_names
+    import tarfile
+
+    with tarfile.open(layer_files(ws, "oci_hermetic")[0]) as tar:
+        names = tar.getnames()
+    assert "app/hello.runfiles/python_3_11_x86_64-unknown-linux-gnu/bin/python3" in names
+    with tarfile.open(layer_files(ws, "oci_system")[0]) as tar:
+        assert not [n for n in tar.getnames() if n.endswith("/bin/python3")]
+
+
+def test_oci_tarball_is_docker_loadable(ws):
+    ws.run("build", "//images:oci_hermetic.tarball")
+    tar = ws.workspace / "bazel-bin" / "images" / "oci_hermetic.tar" / "tarball.tar"
+    info = runner.skopeo_json("inspect", f"docker-archive:{tar}")
+    assert info["Architecture"] == "amd64"
+    assert runner.archive_tags(tar) == ["images/oci_hermetic:latest"]
+
+
+def test_py3_image_implicit_targets(ws):
+    out = ws.workspace / "bazel-bin" / "images"
+    ws.run("build", "//images:hello_py3.binary", "//images:hello_py3.tar", "//images:hello_py3.digest",
+           "//images:hello_py3.json", "//images:hello_py3.json.sha256")
+    assert (out / "hello_py3.digest").read_text() == runner.manifest_digest(layout(ws, "hello_py3"))
+    assert runner.archive_tags(out / "hello_py3.tar") == ["bazel/images:hello_py3"]
+
+
+@pytest.mark.parametrize("name", ["oci_arm64", "docker_arm64"])
+def test_arm64_build_records_arm64_and_selects_arm64_dep(ws, name):
+    out = ws.workspace / "bazel-bin" / "images"
+    lay = out / (name if name.startswith("oci") else name + ".layout")
+    assert runner.config(lay)["architecture"] == "arm64"
+    import tarfile
+
+    with tarfile.open(out / f"{name}.layers.app_layer.tar.gz") as tar:
+        names = tar.getnames()
+    assert "app/hello.runfiles/image_ws/arch/arm64.txt" in names
+    assert "app/hello.runfiles/image_ws/arch/x86_64.txt" not in names
+    with tarfile.open(out / "oci_hermetic.layers.app_layer.tar.gz") as tar:
+        assert "app/hello.runfiles/image_ws/arch/x86_64.txt" in tar.getnames()
+
+
+def test_app_change_only_changes_app_layer(ws):
+    names = ["oci_hermetic", "docker_hermetic", "hello_py3"]
+    before = {n: [runner.diff_id(f) for f in layer_files(ws, n)] for n in names}
+    digests = {n: runner.manifest(layout(ws, n))["layers"] for n in names}
+    src = ws.workspace / "app" / "hello.py"
+    original = src.read_text()
+    try:
+        src.write_text(original.replace('GREETING = "Hello, World!"', 'GREETING = "Hello, Layers!"'))
+        ws.run("build", *[f"//images:{n}" for n in names])
+        for n in names:
+            after = [runner.diff_id(f) for f in layer_files(ws, n)]
+            assert after[:-1] == before[n][:-1], n
+            assert after[-1] != before[n][-1], n
+            new = runner.manifest(layout(ws, n))["layers"]
+            assert [x["digest"] for x in new[:-1]] == [x["digest"] for x in digests[n][:-1]], n
+            assert new[-1]["digest"] != digests[n][-1]["digest"], n
+    finally:
+        src.write_text(original)
+        ws.run("build", *[f"//images:{n}" for n in names])
+
+
+def test_fresh_output_base_gives_identical_digests(ws, fixtures, tmp_path):
+    names = ["oci_hermetic", "docker_hermetic", "hello_py3"]
+    first = {n: runner.manifest_digest(layout(ws, n)) for n in names}
+    other = bazel_env.Bazel(ws.workspace, tmp_path / "fresh_output_base", fixtures)
+    try:
+        other.run("build", *[f"//images:{n}" for n in names])
+        second = {n: runner.manifest_digest(layout(other, n)) for n in names}
+    finally:
+        other.shutdown()
+        ws.run("build", *[f"//images:{n}" for n in names])  # bazel-bin points back at ours
+    assert first == second
+
+
+BAD = {
+    "not_executable": (
+        'py_library(name = "lib", srcs = ["//app:hello.py"])\n'
+        'py_image(name = "image", base = "@cc_base", binary = ":lib")\n',
+        "binary: //bad/not_executable:lib is not executable",
+    ),
+    "bad_group_name": (
+        'py_image(name = "image", base = "@cc_base", binary = "//app:hello", '
+        'layer_groups = {"my-torch": "pip_deps_torch/"})\n',
+        "layer_groups: group name \"my-torch\" is not a simple identifier",
+    ),
+    "reserved_group_name": (
+        'py_image(name = "image", base = "@cc_base", binary = "//app:hello", '
+        'layer_groups = {"app": "pip_deps_torch/"})\n',
+        "layer_groups: group name \"app\" is reserved",
+    ),
+    "bad_regex": (
+        'py_image(name = "image", base = "@cc_base", binary = "//app:hello", '
+        'layer_groups = {"torch": "pip_deps_torch/("})\n',
+        "layer_groups: the regex of group \"torch\", \"pip_deps_torch/(\", is not a valid",
+    ),
+    "base_and_architecture": (
+        'py_image(name = "image", base = "@cc_base", binary = "//app:hello", architecture = "arm64")\n',
+        "`architecture` cannot be combined with `base`",
+    ),
+    "docker_attr_on_oci": (
+        'py_image(name = "image", base = "@cc_base", binary = "//app:hello", ports = ["5000"])\n',
+        "`ports` is not an attribute here; use `exposed_ports`",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_fails_with_a_message(ws, case):
+    body, message = BAD[case]
+    pkg = ws.workspace / "bad" / case
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "BUILD.bazel").write_text(
+        'load("@pycross_image//bazel/rules:oci.bzl", "py_image")\n\n' + body)
+    proc = ws.run("build", "--nobuild", f"//bad/{case}:all", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr[-3000:]
