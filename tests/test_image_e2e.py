@@ -120,7 +120,8 @@ def test_oci_tarball_is_docker_loadable(ws):
 
 def test_py3_image_implicit_targets(ws):
     out = ws.workspace / "bazel-bin" / "images"
-    ws.run("build", "//images:hello_py3.binary", "//images:hello_py3.tar", "//images:hello_py3.digest",
+    ws.run("build", "//images:hello_py3.binary", "//images:hello_py3.tar",
+           "//images:hello_py3.digest",
            "//images:hello_py3.json", "//images:hello_py3.json.sha256")
     assert (out / "hello_py3.digest").read_text() == runner.manifest_digest(layout(ws, "hello_py3"))
     assert runner.archive_tags(out / "hello_py3.tar") == ["bazel/images:hello_py3"]
@@ -148,7 +149,7 @@ def test_app_change_only_changes_app_layer(ws):
     src = ws.workspace / "app" / "hello.py"
     original = src.read_text()
     try:
-        src.write_text(original.replace('GREETING = "Hello, World!"', 'GREETING = "Hello, Layers!"'))
+        src.write_text(original.replace('"Hello, World!"', '"Hello, Layers!"'))
         ws.run("build", *[f"//images:{n}" for n in names])
         for n in names:
             after = [runner.diff_id(f) for f in layer_files(ws, n)]
@@ -197,7 +198,8 @@ BAD = {
         "layer_groups: the regex of group \"torch\", \"pip_deps_torch/(\", is not a valid",
     ),
     "base_and_architecture": (
-        'py_image(name = "image", base = "@cc_base", binary = "//app:hello", architecture = "arm64")\n',
+        'py_image(name = "image", base = "@cc_base", binary = "//app:hello", '
+        'architecture = "arm64")\n',
         "`architecture` cannot be combined with `base`",
     ),
     "docker_attr_on_oci": (

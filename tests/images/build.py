@@ -42,7 +42,11 @@ IMAGES = {
 }
 INTERPRETER_REPO = "python_3_11_x86_64-unknown-linux-gnu"
 PIP_REQUIREMENTS = ["flask"]
-DROP = re.compile(r"^(usr/share/(doc|man|info|lintian|locale|bug)|usr/lib/python3\.11/(test|idlelib|tkinter|ensurepip|lib2to3|turtledemo)|etc/python3\.11/sitecustomize\.py)(/|$)")
+DROP = re.compile(
+    r"^(usr/share/(doc|man|info|lintian|locale|bug)"
+    r"|usr/lib/python3\.11/(test|idlelib|tkinter|ensurepip|lib2to3|turtledemo)"
+    r"|etc/python3\.11/sitecustomize\.py)(/|$)"
+)
 ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
        "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "LANG=C.UTF-8"]
 
@@ -133,7 +137,8 @@ def build_image(name: str, arch: str, packages: list[str]) -> None:
         unpack(packages, root)
         etc_files(root)
         if "python3.11-minimal" in packages:
-            for link, target in (("usr/bin/python3", "python3.11"), ("usr/bin/python", "python3.11"),
+            for link, target in (("usr/bin/python3", "python3.11"),
+                                 ("usr/bin/python", "python3.11"),
                                  ("usr/local/bin/python3", "/usr/bin/python3.11")):
                 (root / link).parent.mkdir(parents=True, exist_ok=True)
                 if not (root / link).exists():
@@ -171,7 +176,8 @@ def build_interpreter() -> None:
         shutil.copytree(root / "usr/lib/python3.11", lib, symlinks=True)
     for path in sorted(lib.rglob("*"), reverse=True):
         rel = "usr/lib/python3.11/" + str(path.relative_to(lib))
-        if DROP.match(rel) or path.name == "__pycache__" or (path.is_symlink() and not path.exists()):
+        dangling = path.is_symlink() and not path.exists()
+        if DROP.match(rel) or path.name == "__pycache__" or dangling:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     (repo / "WORKSPACE").write_text(f'workspace(name = "{INTERPRETER_REPO}")\n')
     (repo / "BUILD.bazel").write_text('''\
@@ -205,7 +211,8 @@ def build_pip_repos() -> list[str]:
     log("pip download " + " ".join(PIP_REQUIREMENTS))
     wheels = CACHE / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    run(sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--python-version", "3.11",
+    run(sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+        "--python-version", "3.11",
         "--platform", "manylinux2014_x86_64", "-d", str(wheels), *PIP_REQUIREMENTS)
     names = []
     metas = {}
@@ -238,7 +245,10 @@ package(default_visibility = ["//visibility:public"])
 py_library(
     name = "pkg",
     srcs = glob(["site-packages/**/*.py"], allow_empty = True),
-    data = glob(["site-packages/**"], exclude = ["**/*.py", "**/*.pyc", "**/__pycache__/**", "**/RECORD"]),
+    data = glob(
+        ["site-packages/**"],
+        exclude = ["**/*.py", "**/*.pyc", "**/__pycache__/**", "**/RECORD"],
+    ),
     imports = ["site-packages"],
     deps = [{", ".join(sorted(requires))}],
 )

@@ -41,7 +41,8 @@ def archive_tags(tar: Path) -> list[str]:
     import tarfile
 
     with tarfile.open(tar) as t:
-        tags = [tag for entry in json.load(t.extractfile("manifest.json")) for tag in entry["RepoTags"]]
+        entries = json.load(t.extractfile("manifest.json"))
+    tags = [tag for entry in entries for tag in entry["RepoTags"]]
     return [t.split("/", 1)[1] if "." in t.split("/", 1)[0] else t for t in tags]
 
 

@@ -33,7 +33,13 @@ COMMON_ATTRS = [
 ]
 
 def label_name(label):
-    """The target name of a label string: `app` for `//my:app`, `:app`, `app`, `//my/app`."""
+    """The target name of a label.
+
+    Args:
+      label: a label string (or Label).
+    Returns:
+      `app` for `//my:app`, `:app`, `app` and `//my/app`.
+    """
     label = str(label)
     if ":" in label:
         return label.rsplit(":", 1)[1]

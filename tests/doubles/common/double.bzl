@@ -52,7 +52,17 @@ def layout_dir_rule(tool):
 ARCHES = {"amd64": "x86_64", "arm64": "arm64"}
 
 def pull_impl(rctx, image_name, arches, build_dir, load_stmt):
-    """Serves a pulled image from $PYCROSS_TEST_IMAGES/<basename>-<arch> (built by tests/images)."""
+    """Serves a pulled image from $PYCROSS_TEST_IMAGES/<basename>-<arch> (built by tests/images).
+
+    Args:
+      rctx: the repository_ctx.
+      image_name: the image reference; its last path component names the layout.
+      arches: OCI architectures to serve.
+      build_dir: package of the targets in the repository ("" for the root).
+      load_stmt: the load() line of oci_layout_dir.
+    Returns:
+      the lines of the BUILD file.
+    """
     root = rctx.os.environ.get("PYCROSS_TEST_IMAGES")
     if not root:
         fail("test double of %s: set --repo_env=PYCROSS_TEST_IMAGES=<dir of OCI layouts> (tests/images builds them)" % rctx.attr.name)

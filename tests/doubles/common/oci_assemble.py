@@ -26,7 +26,7 @@ REF = "latest"
 def _run(*argv):
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode:
-        sys.exit("oci_assemble: %s failed:\n%s%s" % (" ".join(argv), proc.stdout, proc.stderr))
+        sys.exit("oci_assemble: {} failed:\n{}{}".format(" ".join(argv), proc.stdout, proc.stderr))
     return proc.stdout
 
 
@@ -52,14 +52,14 @@ def _manifest_descriptor(layout, arch=None):
     with open(os.path.join(layout, "index.json")) as f:
         index = json.load(f)
     for desc in index["manifests"]:
-        if desc["mediaType"].endswith("index.v1+json") or desc["mediaType"].endswith("list.v2+json"):
+        if desc["mediaType"].endswith(("index.v1+json", "list.v2+json")):
             sub = _read_json(layout, desc["digest"])
             for m in sub["manifests"]:
                 if arch is None or m.get("platform", {}).get("architecture") == arch:
                     return m
         else:
             return desc
-    sys.exit("oci_assemble: no image manifest in %s" % layout)
+    sys.exit(f"oci_assemble: no image manifest in {layout}")
 
 
 def _set_index(layout, desc):
@@ -142,7 +142,7 @@ def image(spec_path):
     with open(spec_path) as f:
         spec = json.load(f)
     out = spec["out"]
-    img = "%s:%s" % (out, REF)
+    img = f"{out}:{REF}"
     if spec.get("base"):
         _copy_layout(spec["base"], out)
         _set_index(out, _manifest_descriptor(out, spec.get("base_architecture")))
@@ -153,7 +153,8 @@ def image(spec_path):
         _run("umoci", "new", "--image", img)
     with tempfile.TemporaryDirectory() as tmp:
         for layer in spec["layers"]:
-            _run("umoci", "raw", "add-layer", "--no-history", "--image", img, _uncompressed(layer, tmp))
+            tar = _uncompressed(layer, tmp)
+            _run("umoci", "raw", "add-layer", "--no-history", "--image", img, tar)
     argv = ["umoci", "config", "--no-history", "--image", img]
     created = spec.get("created")
     if spec.get("created_file"):
@@ -196,8 +197,8 @@ def tarball(layout, out, *tags):
         with open(tags[0].split("=", 1)[1]) as f:
             tags = tuple(t.strip() for t in f if t.strip())
     env_tmp = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(out)))
-    argv = ["skopeo", "--insecure-policy", "--tmpdir", env_tmp, "copy", "-q", "oci:%s:%s" % (layout, REF),
-            "docker-archive:%s%s" % (out, (":" + tags[0]) if tags else "")]
+    argv = ["skopeo", "--insecure-policy", "--tmpdir", env_tmp, "copy", "-q", f"oci:{layout}:{REF}",
+            "docker-archive:{}{}".format(out, (":" + tags[0]) if tags else "")]
     for tag in tags[1:]:
         argv += ["--additional-tag", tag]
     try:
@@ -227,4 +228,6 @@ def import_layout(src, out):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"image": image, "tarball": tarball, "digest": digest, "import": import_layout, "emptytar": emptytar}[cmd](*args)
+    commands = {"image": image, "tarball": tarball, "digest": digest,
+                "import": import_layout, "emptytar": emptytar}
+    commands[cmd](*args)

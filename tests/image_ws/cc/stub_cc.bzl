@@ -5,6 +5,7 @@ even when nothing is compiled; this machine has none for arm64.
 """
 
 def _impl(ctx):
+    # buildifier: disable=native-cc-common
     return cc_common.create_cc_toolchain_config_info(
         ctx = ctx,
         toolchain_identifier = "stub-linux-arm64",

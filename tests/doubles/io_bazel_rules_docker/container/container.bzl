@@ -13,8 +13,8 @@ container_pull = _container_pull
 
 _TOOL = attr.label(default = "//container/private:oci_assemble.py", executable = True, cfg = "exec", allow_single_file = True)
 
-_LayerInfo = provider(fields = ["tar"])
-_LayoutInfo = provider(fields = ["layout"])
+_LayerInfo = provider(doc = "A layer tar.", fields = ["tar"])
+_LayoutInfo = provider(doc = "An image as an OCI layout directory.", fields = ["layout"])
 
 # Upstream attributes and their defaults; the ones not in _IMPLEMENTED must stay default.
 _IMAGE_ATTRS = {
@@ -93,7 +93,12 @@ _container_layer = rule(
 )
 
 def container_layer(name, **kwargs):
-    """Same attributes as rules_docker's container_layer (only `tars` implemented)."""
+    """Same attributes as rules_docker's container_layer (only `tars` implemented).
+
+    Args:
+      name: target name.
+      **kwargs: upstream attributes.
+    """
     check_attrs("container_layer", name, kwargs, _LAYER_ATTRS)
     for key in _LAYER_ATTRS:
         if key != "tars" and kwargs.get(key):
@@ -110,7 +115,7 @@ def _image_impl(ctx):
         else:
             base = ctx.attr.base[DefaultInfo].files.to_list()[0]
         inputs.append(base)
-    layers = [l[_LayerInfo].tar for l in ctx.attr.layers]
+    layers = [layer[_LayerInfo].tar for layer in ctx.attr.layers]
     if len(ctx.files.tars) > 1:
         fail("container_image test double: more than one tar in `tars` is not implemented")
     layers += ctx.files.tars
@@ -189,7 +194,12 @@ _container_image = rule(
 )
 
 def container_image(name, **kwargs):
-    """Same attributes as rules_docker's container_image macro."""
+    """Same attributes as rules_docker's container_image macro.
+
+    Args:
+      name: target name.
+      **kwargs: upstream attributes.
+    """
     check_attrs("container_image", name, kwargs, _IMAGE_ATTRS.keys())
     for key, default in _IMAGE_ATTRS.items():
         if key not in _IMPLEMENTED and key in kwargs and kwargs[key] not in (default, None, [], {}, ""):

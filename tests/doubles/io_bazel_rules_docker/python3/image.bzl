@@ -17,5 +17,5 @@ def repositories():
                 repository = "distroless/python3-debian12",
             )
 
-def py3_image(name, **kwargs):
+def py3_image(name, **_kwargs):
     fail("py3_image %s: the rules_docker test double has no py3_image; load it from @pycross_image//bazel/rules:docker.bzl" % name)

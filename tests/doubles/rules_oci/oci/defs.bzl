@@ -97,7 +97,20 @@ _digest = rule(
 _IMAGE_RULE_ATTRS = ["architecture", "base", "os", "resource_set", "tars", "user", "variant", "workdir"]
 
 def oci_image(name, created = None, labels = None, annotations = None, env = None, cmd = None, entrypoint = None, exposed_ports = None, volumes = None, **kwargs):
-    """Same signature as rules_oci 2.x oci_image: dicts and lists are written to files."""
+    """Same signature as rules_oci 2.x oci_image: dicts and lists are written to files.
+
+    Args:
+      name: target name.
+      created: see upstream.
+      labels: see upstream.
+      annotations: see upstream.
+      env: see upstream.
+      cmd: see upstream.
+      entrypoint: see upstream.
+      exposed_ports: see upstream.
+      volumes: see upstream.
+      **kwargs: oci_image_rule attributes.
+    """
     check_attrs("oci_image", name, kwargs, _IMAGE_RULE_ATTRS)
     kw = forwarded(kwargs)
     if type(annotations) == type({}):
@@ -165,7 +178,13 @@ oci_tarball_rule = rule(
 )
 
 def oci_load(name, repo_tags = None, **kwargs):
-    """Same signature as rules_oci 2.x oci_load."""
+    """Same signature as rules_oci 2.x oci_load.
+
+    Args:
+      name: target name.
+      repo_tags: list of tags or a file label.
+      **kwargs: rule attributes.
+    """
     check_attrs("oci_load", name, kwargs, ["format", "image", "loader"])
     if type(repo_tags) == type([]):
         repo_tags = _write(name, "tags", repo_tags, forwarded(kwargs))
@@ -191,7 +210,13 @@ oci_push_rule = rule(
 )
 
 def oci_push(name, remote_tags = None, **kwargs):
-    """Same signature as rules_oci 2.x oci_push."""
+    """Same signature as rules_oci 2.x oci_push.
+
+    Args:
+      name: target name.
+      remote_tags: list of tags or a file label.
+      **kwargs: rule attributes.
+    """
     check_attrs("oci_push", name, kwargs, ["image", "repository", "repository_file"])
     if type(remote_tags) == type([]):
         remote_tags = _write(name, "tags", remote_tags, forwarded(kwargs))

@@ -49,7 +49,22 @@ def oci_pull(
         is_bzlmod = False,
         config = None,
         bazel_tags = []):
-    """Same signature as rules_oci 2.x oci_pull."""
+    """Same signature as rules_oci 2.x oci_pull; serves local layouts.
+
+    Args:
+      name: repository name.
+      www_authenticate_challenges: see upstream.
+      image: see upstream.
+      repository: see upstream.
+      registry: see upstream.
+      platforms: see upstream.
+      digest: see upstream.
+      tag: see upstream.
+      reproducible: see upstream.
+      is_bzlmod: see upstream.
+      config: see upstream.
+      bazel_tags: see upstream.
+    """
     if bool(image) == bool(repository or registry):
         fail("oci_pull %s: exactly one of image or {registry,repository} should be set" % name)
     if digest and tag:
