@@ -245,6 +245,7 @@ def py3_image(name, base = None, deps = [], layers = [], env = {}, **kwargs):
     binary = name + ".binary"
     if "main" not in kwargs:
         kwargs["main"] = name + ".py"
+
     # buildifier: disable=native-py
     native.py_binary(
         name = binary,
