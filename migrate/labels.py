@@ -47,6 +47,22 @@ def parse_label(text: str, current_package: str) -> Label | None:
     return Label(repo, current_package, rest)
 
 
+_LONG_LABEL = re.compile(r"(@[A-Za-z0-9_.~+-]*)?//([^:]*):(.+)")
+
+
+def shorten_label(text: str) -> str:
+    """Buildifier's short form: ``//a/b:b`` -> ``//a/b``, ``@r//:r`` -> ``@r``."""
+    match = _LONG_LABEL.fullmatch(text)
+    if match is None:
+        return text
+    repo, package, name = match.group(1) or "", match.group(2), match.group(3)
+    if not package and repo and name == repo[1:]:
+        return repo
+    if package and package.rsplit("/", 1)[-1] == name:
+        return f"{repo}//{package}"
+    return text
+
+
 def buildifier_string_key(value: str) -> tuple[int, list[str], str]:
     """The key buildifier uses to sort string lists (``deps``, ``srcs``, ...)."""
     if value.startswith(":"):

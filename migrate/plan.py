@@ -18,7 +18,7 @@ import libcst as cst
 from migrate import rules
 from migrate.calls import Attr, RuleCall, Value
 from migrate.fmt import NewAttr, NewCall, concat, dict_code, list_code, string
-from migrate.labels import buildifier_string_key, parse_label
+from migrate.labels import buildifier_string_key, parse_label, shorten_label
 
 DEFAULT_BASE_REPO = "distroless_python3"
 _BASE = re.compile(r"""(["'])@([A-Za-z0-9_.~+-]+)//image(?::image)?\1""")
@@ -359,20 +359,29 @@ def _needs_py_binary(ctx: Context) -> tuple[str, str]:
     return (label, "py_binary")
 
 
+def _label_list(values: Sequence[str], is_build: bool, multiline: bool = False) -> str:
+    """A deps list as buildifier writes it: short labels, sorted in BUILD files."""
+    items = list(dict.fromkeys(shorten_label(v) for v in values))
+    if is_build:
+        items.sort(key=buildifier_string_key)
+    return list_code([string(s) for s in items], multiline or len(items) > 1)
+
+
 def _merge_deps(deps: Attr | None, layers: Attr | None, is_build: bool) -> NewAttr | None:
     if layers is None:
         return _keep(deps) if deps is not None else None
+    lay = layers.value
+    layer_code = lay.code
+    if lay.strings is not None:
+        layer_code = _label_list(lay.strings, is_build)
     if deps is None:
-        return _keep(layers, "deps", comments=False)
-    d, lay = deps.value, layers.value
+        return NewAttr("deps", layer_code, (), None, lay.verbatim and lay.strings is None)
+    d = deps.value
     if d.strings is not None and lay.strings is not None and not d.verbatim:
-        merged = list(dict.fromkeys([*d.strings, *lay.strings]))
-        if is_build:
-            merged.sort(key=buildifier_string_key)
-        multiline = len(merged) > 1 or d.multiline
-        return _with_code(deps, list_code([string(s) for s in merged], multiline))
-    code = concat(d.code, lay.code)
-    return NewAttr("deps", code, deps.leading, deps.trailing, d.verbatim or lay.verbatim)
+        return _with_code(deps, _label_list([*d.strings, *lay.strings], is_build, d.multiline))
+    code = concat(d.code, layer_code)
+    verbatim = d.verbatim or (lay.verbatim and lay.strings is None)
+    return NewAttr("deps", code, deps.leading, deps.trailing, verbatim)
 
 
 # -- container_image ------------------------------------------------------------
