@@ -139,7 +139,8 @@ def _image_impl(ctx):
     spec_file = ctx.actions.declare_file(ctx.label.name + ".spec.json")
     ctx.actions.write(spec_file, json.encode(spec))
     run_assemble(ctx, ctx.executable._tool, ["image", spec_file.path], inputs + [spec_file], [layout], "ContainerImage")
-    tag = "%s/%s:%s" % (ctx.attr.repository, ctx.label.package, ctx.label.name)
+    repo = "/".join([p for p in [ctx.attr.repository, ctx.label.package] if p])
+    tag = "%s:%s" % (repo, ctx.label.name)
     run_assemble(ctx, ctx.executable._tool, ["tarball", layout.path, ctx.outputs.out.path, tag], [layout], [ctx.outputs.out], "ContainerTarball")
     run_assemble(
         ctx,
