@@ -292,3 +292,14 @@ def test_none_reports_a_write_error_on_the_callers_thread():
         for _ in range(40):
             w.write(bytes(1 << 20))
         w.close()
+
+
+def test_gzip_restores_the_switch_interval():
+    before = sys.getswitchinterval()
+    raw = io.BytesIO()
+    w = compress.open_writer(raw, "gzip", level=1, threads=2)
+    w.write(bytes(3 * B))
+    assert sys.getswitchinterval() <= before  # shortened while workers run
+    w.close()
+    assert sys.getswitchinterval() == before
+    assert gzip.decompress(raw.getvalue()) == bytes(3 * B)

@@ -62,6 +62,10 @@ _INFLIGHT_PER_THREAD = 4
 #: the tar writer's chunk, 1 MiB), and the size below which a write of a
 #: stream that has not started its thread yet is done inline.
 _PLAIN_QUEUE = 16
+#: zstd workers at most: each holds job buffers of several MB (about 20 MB at
+#: level 3), so this bounds memory on many-core machines. The bytes do not
+#: depend on it (multi-threaded mode is the same format for any worker count).
+ZSTD_MAX_WORKERS = 4
 _PLAIN_INLINE_BELOW = 256 * 1024
 
 
@@ -198,6 +202,44 @@ def _deflate_block(level: int, block: bytes, zdict: bytes, last: bool):
     return out, zlib.crc32(block)
 
 
+class _SwitchInterval:
+    """Shortens the GIL switch interval while a parallel gzip stream is open.
+
+    A worker thread needs the GIL for a moment after every zlib call. While
+    the tar writer runs Python code (many small files), a waiting worker only
+    gets it at the next forced switch, every 5 ms by default, which would
+    idle the workers most of the time. Reference-counted, restored on close.
+    """
+
+    def __init__(self, interval: float) -> None:
+        import threading
+
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0.0
+
+    def enter(self) -> None:
+        import sys
+
+        with self._lock:
+            if self._users == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, self._interval))
+            self._users += 1
+
+    def leave(self) -> None:
+        import sys
+
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_switch_interval = _SwitchInterval(0.0005)
+
+
 class _Gzip:
     """A single-member gzip stream, deflated block-parallel; bytes independent of threads."""
 
@@ -248,6 +290,7 @@ class _Gzip:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="pycross-gzip")
+            _switch_interval.enter()
         self._inflight.append(
             (self._pool.submit(_deflate_block, self._level, block, zdict, last), last, block)
         )
@@ -278,6 +321,7 @@ class _Gzip:
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
+                _switch_interval.leave()
                 self._pool = None
         self._raw.write(struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF))
 
@@ -321,6 +365,7 @@ class _Zstd:
             raise LayerError(ZSTD_INSTALL_HINT)
         self._raw = raw
         self._closed = False
+        threads = min(threads, ZSTD_MAX_WORKERS)
         if kind == "stdlib":
             p = mod.CompressionParameter
             lo, hi = p.compression_level.bounds()
