@@ -111,7 +111,7 @@ def _image(name, binary, base, layer_groups, platform, root, compress, layers, c
     container_image(
         name = name,
         base = base,
-        layers = layer_targets + list(layers),
+        layers = list(layers) + layer_targets,
         architecture = architecture or known.architecture,
         **dict({k: v for k, v in config.items() if v != None}, **kw)
     )
@@ -143,8 +143,9 @@ def py_image(
         **kwargs):
     """A py_binary as a layered image, on rules_docker's `container_image`.
 
-    Layers, bottom to top: `base`'s, interpreter, packages, each of
-    `layer_groups`, app (one `container_layer` each), then `layers`. Targets
+    Layers, bottom to top: `base`'s, then `layers`, then interpreter,
+    packages, each of `layer_groups`, app (one `container_layer` each), so
+    the layers that change most often stay on top. Targets
     as for the oci.bzl `py_image`; `:<name>.tar` is container_image's own
     docker-save tarball (`bazel run :<name>` loads it).
 
@@ -159,7 +160,7 @@ def py_image(
         `@pycross_image//bazel/platforms:linux_x86_64` (or `:linux_arm64`).
       root: directory in the image holding the launcher and its runfiles.
       compress: layer compression, `gzip`, `zstd` or `none`.
-      layers: more `container_layer` targets, placed above ours.
+      layers: more `container_layer` targets, placed below ours.
       entrypoint: overrides the computed entrypoint `[<root>/<binary>]`.
       cmd: default arguments of the app.
       env: dict of environment variables.

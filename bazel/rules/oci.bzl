@@ -78,8 +78,9 @@ def py_image(
         **kwargs):
     """A py_binary as a layered OCI image, on rules_oci's `oci_image`.
 
-    Layers, bottom to top: `base`'s, interpreter, packages, each of
-    `layer_groups`, app, then `tars`. The entrypoint runs the launcher with the
+    Layers, bottom to top: `base`'s, then `tars`, then interpreter, packages,
+    each of `layer_groups`, app, so the layers that change most often stay
+    on top. The entrypoint runs the launcher with the
     interpreter the Python toolchain of `platform` names, so
     `docker run my/image:latest --flag x` runs the app with `--flag x`.
 
@@ -96,7 +97,7 @@ def py_image(
         `@pycross_image//bazel/platforms:linux_x86_64` (or `:linux_arm64`).
       root: directory in the image holding the launcher and its runfiles.
       compress: layer compression, `gzip`, `zstd` or `none`.
-      tars: more layer tars, one layer each, placed above ours.
+      tars: more layer tars, one layer each, placed below ours.
       entrypoint: list (or label of a file) overriding the computed entrypoint
         `[interpreter, <root>/<binary>]`. As in rules_oci, it resets `cmd`.
       cmd: list (or file label): default arguments of the app.
@@ -186,7 +187,7 @@ def py_image(
     oci_image(
         name = name,
         base = base,
-        tars = layer_targets + list(tars),
+        tars = list(tars) + layer_targets,
         entrypoint = entrypoint,
         workdir = workdir,
         **dict(image_kw, **kw)
