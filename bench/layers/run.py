@@ -557,13 +557,24 @@ DESIGN_NOTES = """\
   with a precomputed shift operator. At most 4 blocks per thread are in
   flight, so memory is a few MB whatever the layer size. Block boundaries
   depend only on the byte offset, so the output is identical for 1, 2 or 64
-  threads (tested with 1, 2 and 8, and with arbitrary write sizes).
+  threads (tested with 1, 2 and 8, and with arbitrary write sizes). While
+  the workers run, the GIL switch interval is cut from 5 ms to 0.5 ms: a
+  worker needs the GIL for a moment after each zlib call, and while the tar
+  writer runs Python code (many small files) it would otherwise wait up to
+  5 ms for it each time.
 - **zstd** (`compression.zstd` on Python 3.14+, else `zstandard`): always
   zstd's multi-threaded frame mode (`nbWorkers >= 1`). zstd's single-threaded
   mode (`nbWorkers = 0`) produces different bytes, so it is never used; in
   multi-threaded mode the output does not depend on the worker count (tested
-  with 1, 2 and 8 workers on 40 MB). The frame carries a checksum. Without a
-  zstd module, `compress = "zstd"` fails and names the package to install.
+  with 1, 2 and 8 workers on 40 MB), so workers are capped at 4 to bound
+  memory on many-core machines without changing a byte. The bytes do depend
+  on the libzstd version (pin it with the Python toolchain). The frame
+  carries a checksum. Without a zstd module, `compress = "zstd"` fails and
+  names the package to install.
+- **Under CPU contention** (other Bazel actions on the same cores) Python
+  threads lose more than pigz's: whenever the thread holding the GIL is
+  descheduled, the others cannot hand back a finished block. The load
+  average in the machine section says how quiet this run was.
 - **Only changed layers rebuild**: one Bazel action per layer group with
   `unused_inputs_list`; `tests/test_incremental.py` edits one first-party file
   and reads the execution log (exactly one layer action runs), and
