@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -65,6 +66,7 @@ class RuleCall:
     open_comment: str | None = None  # comment after "(" on the first line
     closing: tuple[str, ...] = ()  # comment lines before ")"
     statement: cst.SimpleStatementLine | None = field(default=None, compare=False, repr=False)
+    top_index: int = 0  # the top-level statement holding the call
 
 
 def read_loads(module: cst.Module, lines: dict[int, int]) -> list[LoadStmt]:
@@ -169,14 +171,6 @@ class _NameUses(cst.CSTVisitor):
         self.used[node.value] += 1
 
 
-def used_names(module: cst.Module) -> Counter[str]:
-    visitor = _NameUses()
-    for stmt in module.body:
-        if not is_load(stmt):
-            stmt.visit(visitor)
-    return visitor.used
-
-
 def comments_in(node: cst.CSTNode) -> list[str]:
     found: list[str] = []
 
@@ -202,9 +196,13 @@ class CallFinder(cst.CSTVisitor):
 
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, module: cst.Module, targets: dict[str, str]) -> None:
+    def __init__(self, module: cst.Module, targets: dict[str, str], line_offset: int = 0,
+                 top_index: int = 0) -> None:
         self.module = module
         self.targets = targets
+        self.line_offset = line_offset
+        self.top_index = top_index
+        self.statement_code: str | None = None  # the text of a top-level call statement
         self.calls: list[RuleCall] = []
         self._statement: list[cst.SimpleStatementLine] = []
         self._loops = 0
@@ -269,7 +267,7 @@ class CallFinder(cst.CSTVisitor):
             return
         symbol = node.func.value
         kind = self.targets[symbol]
-        line = self.get_metadata(PositionProvider, node).start.line
+        line = self._line(node)
         statement = self._statement[-1] if self._statement else None
         problem = None
         if self._loops:
@@ -317,7 +315,19 @@ class CallFinder(cst.CSTVisitor):
                 open_comment=open_comment,
                 closing=closing,
                 statement=statement if problem is None else None,
+                top_index=self.top_index,
             )
+        )
+
+    def _line(self, node: cst.Call) -> int:
+        return self.get_metadata(PositionProvider, node).start.line + self.line_offset
+
+    def _arg_position(self, call: cst.Call, index: int, arg: cst.Arg) -> tuple[int, int]:
+        """(line, column relative to the statement's block) of an argument."""
+        position = self.get_metadata(PositionProvider, arg)
+        # code_for_node() leaves out the enclosing blocks' indentation: so do we
+        return position.start.line + self.line_offset, position.start.column - len(
+            self._indents[-1]
         )
 
     def _name(self, node: cst.Call) -> tuple[str | None, str | None, str | None]:
@@ -380,11 +390,9 @@ class CallFinder(cst.CSTVisitor):
                 pending.extend(below)
             if i == len(node.args) - 1:
                 pending = []  # handled as the call's closing comments
-            position = self.get_metadata(PositionProvider, arg)
-            # code_for_node() leaves out the enclosing blocks' indentation: so do we
-            column = position.start.column - len(self._indents[-1])
+            line, column = self._arg_position(node, i, arg)
             value = summarize(self.module, arg.value, column)
-            attrs.append(Attr(name, value, tuple(leading), trailing, position.start.line))
+            attrs.append(Attr(name, value, tuple(leading), trailing, line))
         return attrs, problem
 
     def _closing(self, node: cst.Call) -> tuple[str, ...]:
@@ -402,6 +410,11 @@ class CallFinder(cst.CSTVisitor):
         return tuple(comments)
 
     def _has_skip_mark(self, statement: cst.SimpleStatementLine) -> bool:
+        code = self.statement_code
+        if code is None:
+            code = self.module.code_for_node(statement)
+        if "migrate" not in code:
+            return False
         above = []
         for line in statement.leading_lines:
             if line.comment is None:
@@ -421,7 +434,8 @@ def summarize(module: cst.Module, node: cst.BaseExpression, column: int) -> Valu
     multiline = len(lines) > 1
     verbatim = False
     if multiline:
-        if _has_multiline_string(node) or any(
+        triple = '"""' in code or "'''" in code
+        if (triple and _has_multiline_string(node)) or any(
             line.strip() and not line.startswith(" " * column) for line in lines[1:]
         ):
             verbatim = True
@@ -436,7 +450,7 @@ def summarize(module: cst.Module, node: cst.BaseExpression, column: int) -> Valu
     elif isinstance(node, cst.List):
         kind = "list"
         plain = all(isinstance(e.value, cst.SimpleString) for e in node.elements)
-        if plain and not comments_in(node):
+        if plain and ("#" not in code or not comments_in(node)):
             values = [_string(e.value) for e in node.elements]  # type: ignore[arg-type]
             if all(v is not None for v in values):
                 strings = tuple(values)  # type: ignore[arg-type]
@@ -469,21 +483,122 @@ def _has_multiline_string(node: cst.CSTNode) -> bool:
     return found
 
 
-def statement_lines(module: cst.Module) -> dict[int, int]:
-    """Line of each top-level statement (by body index), without metadata."""
+@dataclass(frozen=True)
+class Layout:
+    """Where each top-level statement is, and its text (from one pass of codegen)."""
+
+    lines: dict[int, int]  # body index -> line of the statement itself
+    starts: dict[int, int]  # body index -> first line, comment lines above included
+    codes: tuple[str, ...]
+
+
+def layout(module: cst.Module) -> Layout:
     lines: dict[int, int] = {}
-    line = 1 + sum(1 for _ in module.header)
+    starts: dict[int, int] = {}
+    codes = []
+    line = 1 + len(module.header)
     for index, stmt in enumerate(module.body):
         leading = getattr(stmt, "leading_lines", ())
+        starts[index] = line
         lines[index] = line + len(leading)
-        line += module.code_for_node(stmt).count("\n")
-    return lines
+        code = module.code_for_node(stmt)
+        codes.append(code)
+        line += code.count("\n")
+    return Layout(lines, starts, tuple(codes))
 
 
-def find_calls(module: cst.Module, targets: dict[str, str]) -> list[RuleCall]:
+def _word_pattern(names: Iterable[str]) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
+
+
+def find_calls(module: cst.Module, targets: dict[str, str], where: Layout) -> list[RuleCall]:
+    """The calls to ``targets``; only statements whose text names one are visited."""
     if not targets:
         return []
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    finder = CallFinder(module, targets)
-    wrapper.visit(finder)
-    return finder.calls
+    pattern = _word_pattern(targets)
+    found: list[RuleCall] = []
+    for index, stmt in enumerate(module.body):
+        if is_load(stmt) or not pattern.search(where.codes[index]):
+            continue
+        # positions come from a module holding just this statement: cheap, and its
+        # columns are relative to the statement's block, as code_for_node() prints
+        code = where.codes[index]
+        if len(pattern.findall(code)) == 1 and _is_plain_call(stmt, targets):
+            fast = _FastCallFinder(module, targets, where.lines[index], index, "\n" in code.strip())
+            fast.statement_code = code
+            try:
+                found.extend(fast.run(stmt))
+                continue
+            except _NeedPositions:
+                pass
+        mini = module.with_changes(header=(), body=[stmt], footer=())
+        finder = CallFinder(mini, targets, where.starts[index] - 1, index)
+        MetadataWrapper(mini, unsafe_skip_copy=True).visit(finder)
+        found.extend(finder.calls)
+    return found
+
+
+def _is_plain_call(stmt: cst.CSTNode, targets: dict[str, str]) -> bool:
+    """A top-level statement that is just ``target(...)``: no metadata needed."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return False
+    expr = stmt.body[0]
+    if not isinstance(expr, cst.Expr) or not isinstance(expr.value, cst.Call):
+        return False
+    call = expr.value
+    return isinstance(call.func, cst.Name) and call.func.value in targets and not call.lpar
+
+
+class _NeedPositions(Exception):
+    """The fast path cannot tell a column without codegen."""
+
+
+class _FastCallFinder(CallFinder):
+    """The common case (a top-level call, one attribute a line) read without metadata."""
+
+    def __init__(self, module: cst.Module, targets: dict[str, str], line: int, top_index: int,
+                 multiline: bool) -> None:
+        super().__init__(module, targets, 0, top_index)
+        self.line = line
+        self.multiline = multiline
+
+    def run(self, stmt: cst.SimpleStatementLine) -> list[RuleCall]:
+        self._statement.append(stmt)
+        call = stmt.body[0].value  # type: ignore[attr-defined]
+        self.visit_Call(call)
+        return self.calls
+
+    def _line(self, node: cst.Call) -> int:
+        return self.line
+
+    def _arg_position(self, call: cst.Call, index: int, arg: cst.Arg) -> tuple[int, int]:
+        if not self.multiline:
+            return self.line, 0
+        before = call.args[index - 1].comma if index else None
+        ws = call.whitespace_before_args if index == 0 else getattr(before, "whitespace_after",
+                                                                    None)
+        if isinstance(ws, cst.ParenthesizedWhitespace) and ws.indent:
+            return self.line, len(ws.last_line.value)
+        raise _NeedPositions
+
+
+def count_uses(module: cst.Module, names: Iterable[str], where: Layout) -> Counter[str]:
+    """How many times each name is used as a value outside loads."""
+    names = list(names)
+    uses: Counter[str] = Counter()
+    if not names:
+        return uses
+    pattern = _word_pattern(names)
+    for index, stmt in enumerate(module.body):
+        if is_load(stmt):
+            continue
+        hits = pattern.findall(where.codes[index])
+        if not hits:
+            continue
+        if len(hits) == 1 and _is_plain_call(stmt, {n: n for n in names}):
+            uses[hits[0]] += 1
+            continue
+        visitor = _NameUses()
+        stmt.visit(visitor)
+        uses.update(visitor.used)
+    return uses

@@ -16,12 +16,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from migrate import find, refs
+from migrate import find, refs, write
 from migrate.engine import FileResult, Job, migrate_file, prefilter
 from migrate.plan import DEFAULT_BASE_REPO, Options
 from migrate.report import EXIT_NOT_MIGRATED, FileError, Report, unified_diff
 from migrate.workspace import plan_workspace
-from migrate.write import WriteError, write_atomic
 
 DEFAULT_BASE_IMAGE = "gcr.io/distroless/python3"
 POOL_THRESHOLD = 48  # files to parse before a process pool pays off
@@ -113,7 +112,8 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     scans: dict[str, refs.Scan] = {}
     originals: dict[str, bytes] = {}
     paths: Iterable[str] = wanted
-    if args.to == "oci":
+    whole = any(s.recursive and s.path == "" for s in selectors)
+    if args.to == "oci" and not whole:
         paths = _all_files(root, wanted)
     for path in paths:
         try:
@@ -189,15 +189,25 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         else:
             report.notes.extend((ws.path, f"{i.kind} {i.name}: {i.reason}") for i in ws.left)
 
-    # 5. write, or show
-    for path in sorted(outputs):
-        if mode == "write":
+    # 5. write (every temporary file complete and synced before any rename), or show
+    if mode == "write":
+        pending = []
+        for path in sorted(outputs):
             try:
-                write_atomic(root / path, outputs[path])
-            except WriteError as exc:
+                pending.append((path, write.prepare(root / path, outputs[path])))
+            except write.WriteError as exc:
+                report.errors.append(FileError(path, str(exc)))
+        if pending:
+            write.sync()
+        for path, item in pending:
+            try:
+                write.commit(item)
+            except write.WriteError as exc:
                 report.errors.append(FileError(path, str(exc)))
                 continue
-        report.files_changed.append(path)
+            report.files_changed.append(path)
+    else:
+        report.files_changed.extend(sorted(outputs))
     report.workspace_written = mode == "write" and report.workspace_file in report.files_changed
 
     if mode == "diff":

@@ -17,7 +17,7 @@ from migrate import rules
 from migrate.find import is_build_file, package_of
 from migrate.loads import LoadPlan, plan_loads, plan_shim_loads, resolve_symbols
 from migrate.plan import CallPlan, Context, ImplicitRef, Left, Options, plan_call
-from migrate.render import render
+from migrate.render import assemble, render
 from migrate.source import SourceError, decode, encode, parse
 
 
@@ -59,10 +59,11 @@ def migrate_file(job: Job) -> FileResult:
         result.error = str(exc)
         return result
     result.parsed = True
-    new_module = _migrate_module(module, job, result)
+    where = calls_mod.layout(module)
+    new_module = _migrate_module(module, job, result, where)
     if new_module is None:
         return result
-    new_text = new_module.code
+    new_text = assemble(module, where.codes, new_module)
     if new_text == text:
         return result
     try:
@@ -76,9 +77,9 @@ def migrate_file(job: Job) -> FileResult:
     return result
 
 
-def _migrate_module(module: cst.Module, job: Job, result: FileResult) -> cst.Module | None:
-    lines = calls_mod.statement_lines(module)
-    loads = calls_mod.read_loads(module, lines)
+def _migrate_module(module: cst.Module, job: Job, result: FileResult,
+                    where: calls_mod.Layout) -> cst.Module | None:
+    loads = calls_mod.read_loads(module, where.lines)
     targets = {}
     for load in loads:
         for local, remote in load.symbols:
@@ -87,7 +88,7 @@ def _migrate_module(module: cst.Module, job: Job, result: FileResult) -> cst.Mod
                 targets[local] = kind
     if not targets:
         return None
-    found = calls_mod.find_calls(module, targets)
+    found = calls_mod.find_calls(module, targets, where)
     if job.targets is not None:
         found = [c for c in found if c.name in job.targets]
     if job.options.to == "docker-shim":
@@ -124,7 +125,7 @@ def _migrate_module(module: cst.Module, job: Job, result: FileResult) -> cst.Mod
         for label, symbol in plan.needs:
             rule = symbol if symbol != "py_binary" else "py_binary"
             needs.append((label, symbols.names.get(rule, symbol), symbol))
-    load_plan = plan_loads(loads, calls_mod.used_names(module), rewritten, needs)
+    load_plan = plan_loads(loads, calls_mod.count_uses(module, rewritten, where), rewritten, needs)
     result.plans = plans
     return render(module, plans, loads, load_plan)
 

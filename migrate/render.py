@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from migrate.calls import LoadStmt, comments_in, is_load
-from migrate.fmt import render_call, render_load
+from migrate.fmt import render_call, render_load, string
 from migrate.labels import load_label_key
 from migrate.loads import LoadPlan
 from migrate.plan import CallPlan
@@ -41,10 +41,28 @@ class _ReplaceCalls(cst.CSTTransformer):
 
 def call_statements(plan: CallPlan) -> list[cst.BaseStatement]:
     """The statements that replace one planned call."""
+    return _statements_for([plan])[0]
+
+
+def _statements_for(plans: Sequence[CallPlan]) -> list[list[cst.BaseStatement]]:
+    """The replacement statements of several calls, from a single parse."""
+    parsed = list(cst.parse_module("\n".join(_call_text(plan) for plan in plans)).body)
+    out = []
+    for plan in plans:
+        assert plan.call is not None and plan.call.statement is not None
+        body, parsed = parsed[: len(plan.calls)], parsed[len(plan.calls):]
+        body[0] = body[0].with_changes(leading_lines=plan.call.statement.leading_lines)
+        for i in range(1, len(body)):
+            # a blank line between the new calls, without the block's indentation
+            body[i] = body[i].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+        out.append(body)
+    return out
+
+
+def _call_text(plan: CallPlan) -> str:
     call = plan.call
     assert call is not None and call.statement is not None
-    statement = call.statement
-    after = statement.trailing_whitespace.comment
+    after = call.statement.trailing_whitespace.comment
     texts = []
     for i, new in enumerate(plan.calls):
         last = i == len(plan.calls) - 1
@@ -57,33 +75,38 @@ def call_statements(plan: CallPlan) -> list[cst.BaseStatement]:
                 after=after.value if (last and after) else None,
             )
         )
-    body = list(cst.parse_module("\n".join(texts)).body)
-    body[0] = body[0].with_changes(leading_lines=statement.leading_lines)
-    for i in range(1, len(body)):
-        # a blank line between the new calls, without the block's indentation
-        body[i] = body[i].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
-    return body
+    return "\n".join(texts)
 
 
 def render(module: cst.Module, plans: Sequence[CallPlan], loads: Sequence[LoadStmt],
            load_plan: LoadPlan) -> cst.Module:
-    replacements = {id(p.call.statement): call_statements(p) for p in plans
-                    if p.calls and p.call is not None and p.call.statement is not None}
+    """Apply the load edits, then replace each planned call (visiting only its statement)."""
+    renamed: dict[int, cst.BaseStatement] = {}
+    body: list = list(module.body)
+    footer = list(module.footer)
     if load_plan:
-        renamed: dict[int, cst.BaseStatement] = {}
         body = _edit_loads(module, loads, load_plan, renamed)
-        footer = [line for item in body if isinstance(item, _Footer) for line in item.lines]
+        moved = [line for item in body if isinstance(item, _Footer) for line in item.lines]
+        footer = moved + footer
         body = [item for item in body if not isinstance(item, _Footer)]
-        module = module.with_changes(body=body, footer=[*footer, *module.footer])
-        for old_id, new in renamed.items():
-            if old_id in replacements:
-                # the statement got new leading lines: keep them on the first replacement
-                first, *rest = replacements.pop(old_id)
-                first = first.with_changes(leading_lines=new.leading_lines)
-                replacements[id(new)] = [first, *rest]
-    if replacements:
-        module = module.visit(_ReplaceCalls(replacements))
-    return module
+    groups: dict[int, list[CallPlan]] = {}
+    for plan in plans:
+        if plan.calls and plan.call is not None and plan.call.statement is not None:
+            groups.setdefault(plan.call.top_index, []).append(plan)
+    ordered = [p for group in groups.values() for p in group]
+    built = dict(zip(map(id, ordered), _statements_for(ordered))) if ordered else {}
+    for top_index, group in groups.items():
+        original = module.body[top_index]
+        node = renamed.get(id(original), original)
+        position = next(i for i, stmt in enumerate(body) if stmt is node)
+        if len(group) == 1 and group[0].call is not None and group[0].call.statement is original:
+            new = list(built[id(group[0])])
+            new[0] = new[0].with_changes(leading_lines=node.leading_lines)
+            body[position:position + 1] = new
+        else:
+            replacements = {id(p.call.statement): built[id(p)] for p in group if p.call}
+            body[position] = node.visit(_ReplaceCalls(replacements))
+    return module.with_changes(body=body, footer=footer)
 
 
 def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan,
@@ -112,7 +135,8 @@ def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan,
             extended.add(load.label)
         old = body[index]
         assert isinstance(old, cst.SimpleStatementLine)
-        inner = comments_in(old.with_changes(leading_lines=()))
+        bare = old.with_changes(leading_lines=())
+        inner = comments_in(bare) if "#" in module.code_for_node(bare) else []
         leading = list(old.leading_lines) + [
             cst.EmptyLine(comment=cst.Comment(c)) for c in inner
         ]
@@ -121,12 +145,12 @@ def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan,
             orphans.extend(line for line in leading if line.comment is not None)
             continue
         multiline = "\n" in module.code_for_node(old.with_changes(leading_lines=()))[:-1]
-        new = cst.parse_statement(render_load(load.label, symbols, multiline))
+        new = _load_statement(load.label, symbols, multiline)
         body[index] = new.with_changes(leading_lines=leading)
 
     new_loads = [(label, syms) for label, syms in additions.items() if label not in extended]
     for label, symbols in sorted(new_loads, key=lambda item: load_label_key(item[0])):
-        new = cst.parse_statement(render_load(label, symbols))
+        new = _load_statement(label, symbols)
         new = _insert_load(body, new, label, renamed)
         if orphans:
             # the comments of a deleted load go with the load that replaces it
@@ -144,6 +168,41 @@ def _replace(body: list, index: int, new: cst.BaseStatement,
     original = next((k for k, v in renamed.items() if v is old), id(old))
     renamed[original] = new
     body[index] = new
+
+
+def assemble(original: cst.Module, codes: Sequence[str], new: cst.Module) -> str:
+    """``new.code``, reusing the text of every statement that did not change."""
+    known = {id(stmt): code for stmt, code in zip(original.body, codes)}
+    parts = [new.code_for_node(line) for line in new.header]
+    for stmt in new.body:
+        code = known.get(id(stmt))
+        parts.append(code if code is not None else new.code_for_node(stmt))
+    parts.extend(new.code_for_node(line) for line in new.footer)
+    return "".join(parts)
+
+
+def _load_statement(label: str, symbols: Sequence[tuple[str, str]],
+                    multiline: bool = False) -> cst.SimpleStatementLine:
+    """A load statement; the one-line form is built directly (no parse needed)."""
+    if multiline:
+        return cst.parse_statement(render_load(label, symbols, multiline))  # type: ignore[return-value]
+    space = cst.SimpleWhitespace(" ")
+    args = [cst.Arg(cst.SimpleString(string(label)))]
+    for local, remote in _ordered_symbols(symbols):
+        if local == remote:
+            args.append(cst.Arg(cst.SimpleString(string(remote))))
+        else:
+            args.append(cst.Arg(cst.SimpleString(string(remote)), keyword=cst.Name(local),
+                                equal=cst.AssignEqual(space, space)))
+    args = [a.with_changes(comma=cst.Comma(whitespace_after=space)) for a in args[:-1]] + args[-1:]
+    call = cst.Call(cst.Name("load"), args)
+    return cst.SimpleStatementLine([cst.Expr(call)])
+
+
+def _ordered_symbols(symbols: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    plain = sorted({(r, r) for local, r in symbols if local == r})
+    aliased = sorted({(local, r) for local, r in symbols if local != r})
+    return plain + aliased
 
 
 def _carry_leading(body: list, index: int, comments: list[cst.EmptyLine],

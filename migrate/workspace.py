@@ -90,12 +90,12 @@ def plan_workspace(
     if not wanted:
         return result
     declared = _declared(module)
-    lines = calls_mod.statement_lines(module)
-    loads = calls_mod.read_loads(module, lines)
+    where = calls_mod.layout(module)
+    loads = calls_mod.read_loads(module, where.lines)
     bindings = {local: (ld.label, remote) for ld in loads for local, remote in ld.symbols}
     pull_locals = {local: "container_pull" for local, (label, remote) in bindings.items()
                    if rules.docker_kind(label, remote) == "container_pull"}
-    pulls = {c.name: c for c in calls_mod.find_calls(module, pull_locals) if c.name}
+    pulls = {c.name: c for c in calls_mod.find_calls(module, pull_locals, where) if c.name}
     oci_pull_local = next((local for local, (label, remote) in bindings.items()
                            if remote == "oci_pull" and label == rules.RULES_OCI_PULL), None)
     ctx = Context(package="", is_build=False,
