@@ -103,6 +103,7 @@ def _migrate_module(module: cst.Module, job: Job, result: FileResult,
         options=job.options,
         refs=job.refs,
         still_used=job.still_used,
+        silence_native_py=any("disable=native-py" in code for code in where.codes),
     )
     plans: list[CallPlan] = []
     for call in found:

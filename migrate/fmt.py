@@ -34,6 +34,7 @@ class NewCall:
     kind: str
     rule: str
     attrs: tuple[NewAttr, ...]
+    above: tuple[str, ...] = ()  # comment lines right above the call
 
 
 def string(value: str) -> str:

@@ -64,6 +64,7 @@ def resolve_symbols(loads: Sequence[LoadStmt], bound: set[str]) -> Symbols:
                      None)
     names["py_binary"] = py_binary or "py_binary"
     names["py_binary@label"] = ""
+    names["py_binary@loaded"] = "yes" if py_binary else ""
     if py_binary is None and "py_binary" not in bound:
         python_defs = next((load.label for load in loads
                             if load.label.endswith("//python:defs.bzl")

@@ -126,6 +126,7 @@ class Context:
     options: Options = Options()
     refs: Mapping[str, tuple[ImplicitRef, ...]] = field(default_factory=dict)  # by image name
     still_used: Mapping[str, tuple[str, ...]] | None = None  # repo -> remaining "@x//" uses
+    silence_native_py: bool = False  # the file says "buildifier: disable=native-py"
 
 
 Result = Union[CallPlan, Left]
@@ -341,7 +342,7 @@ def plan_py3_image(call: RuleCall, ctx: Context) -> Result:
         line=call.line,
         kind=call.kind,
         name=name,
-        calls=(NewCall("py_binary", binary_rule, tuple(binary)),
+        calls=(NewCall("py_binary", binary_rule, tuple(binary), _native_py_comment(ctx)),
                NewCall("py_image", image_rule, tuple(image))),
         moves=_moves(moves),
         notes=tuple(notes),
@@ -352,6 +353,15 @@ def plan_py3_image(call: RuleCall, ctx: Context) -> Result:
         closing=call.closing,
         call=call,
     )
+
+
+def _native_py_comment(ctx: Context) -> tuple[str, ...]:
+    """Files that silence buildifier's native-py warning get the same comment."""
+    if ctx.symbols.get("py_binary@label") or not ctx.silence_native_py:
+        return ()
+    if ctx.symbols.get("py_binary") != "py_binary" or ctx.symbols.get("py_binary@loaded"):
+        return ()
+    return ("# buildifier: disable=native-py",)
 
 
 def _needs_py_binary(ctx: Context) -> tuple[str, str]:

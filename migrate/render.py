@@ -51,10 +51,13 @@ def _statements_for(plans: Sequence[CallPlan]) -> list[list[cst.BaseStatement]]:
     for plan in plans:
         assert plan.call is not None and plan.call.statement is not None
         body, parsed = parsed[: len(plan.calls)], parsed[len(plan.calls):]
-        body[0] = body[0].with_changes(leading_lines=plan.call.statement.leading_lines)
-        for i in range(1, len(body)):
-            # a blank line between the new calls, without the block's indentation
-            body[i] = body[i].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+        for i, new in enumerate(plan.calls):
+            above = [cst.EmptyLine(comment=cst.Comment(c)) for c in new.above]
+            # the old statement's comment lines go above the first new call; a blank
+            # line (without the block's indentation) separates the new calls
+            lead = list(plan.call.statement.leading_lines) if i == 0 else [
+                cst.EmptyLine(indent=False)]
+            body[i] = body[i].with_changes(leading_lines=lead + above)
         out.append(body)
     return out
 
@@ -101,7 +104,9 @@ def render(module: cst.Module, plans: Sequence[CallPlan], loads: Sequence[LoadSt
         position = next(i for i, stmt in enumerate(body) if stmt is node)
         if len(group) == 1 and group[0].call is not None and group[0].call.statement is original:
             new = list(built[id(group[0])])
-            new[0] = new[0].with_changes(leading_lines=node.leading_lines)
+            own = len(group[0].calls[0].above)
+            kept = list(new[0].leading_lines)[len(original.leading_lines):] if own else []
+            new[0] = new[0].with_changes(leading_lines=[*node.leading_lines, *kept])
             body[position:position + 1] = new
         else:
             replacements = {id(p.call.statement): built[id(p)] for p in group if p.call}
@@ -126,7 +131,7 @@ def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan,
         if load.label in additions and load.index not in removals:
             removals[load.index] = set()
     extended: set[str] = set()
-    orphans: list[cst.EmptyLine] = []  # comments of deleted loads
+    carried: list[tuple[int, list[cst.EmptyLine]]] = []  # lines above deleted loads
     for index in sorted(removals):
         load = by_index[index]
         symbols = [(loc, rem) for loc, rem in load.symbols if loc not in removals[index]]
@@ -142,23 +147,17 @@ def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan,
         ]
         if not symbols:
             body[index] = None
-            orphans.extend(line for line in leading if line.comment is not None)
+            carried.append((index, leading))
             continue
         multiline = "\n" in module.code_for_node(old.with_changes(leading_lines=()))[:-1]
         new = _load_statement(load.label, symbols, multiline)
         body[index] = new.with_changes(leading_lines=leading)
 
+    for index, leading in reversed(carried):
+        _carry_leading(body, index, leading, renamed)
     new_loads = [(label, syms) for label, syms in additions.items() if label not in extended]
     for label, symbols in sorted(new_loads, key=lambda item: load_label_key(item[0])):
-        new = _load_statement(label, symbols)
-        new = _insert_load(body, new, label, renamed)
-        if orphans:
-            # the comments of a deleted load go with the load that replaces it
-            position = next(i for i, stmt in enumerate(body) if stmt is new)
-            body[position] = new.with_changes(leading_lines=[*new.leading_lines, *orphans])
-            orphans = []
-    if orphans:
-        _carry_leading(body, len(body) - 1, orphans, renamed)
+        _insert_load(body, _load_statement(label, symbols), label, renamed)
     return [stmt for stmt in body if stmt is not None]
 
 
@@ -205,16 +204,23 @@ def _ordered_symbols(symbols: Sequence[tuple[str, str]]) -> list[tuple[str, str]
     return plain + aliased
 
 
-def _carry_leading(body: list, index: int, comments: list[cst.EmptyLine],
+def _carry_leading(body: list, index: int, leading: list[cst.EmptyLine],
                    renamed: dict[int, cst.BaseStatement]) -> None:
-    """Keep the comments of deleted loads above the first statement after the loads."""
-    for j in range(len(body)):
+    """Keep the lines above a deleted statement (blank ones and comments) on the next one."""
+    if not leading:
+        return
+    for j in range(index + 1, len(body)):
         nxt = body[j]
-        if nxt is not None and not isinstance(nxt, _Footer) and not is_load(nxt):
-            _replace(body, j, nxt.with_changes(leading_lines=[*comments, *nxt.leading_lines]),
-                     renamed)
-            return
-    body.append(_Footer(comments))
+        if nxt is None or isinstance(nxt, _Footer):
+            continue
+        lines = list(nxt.leading_lines)
+        if leading[-1].comment is None and lines and lines[0].comment is None:
+            lines = lines[1:]  # one blank line is enough
+        _replace(body, j, nxt.with_changes(leading_lines=[*leading, *lines]), renamed)
+        return
+    comments = [line for line in leading if line.comment is not None]
+    if comments:
+        body.append(_Footer(comments))
 
 
 def _insert_load(body: list, new: cst.SimpleStatementLine, label: str,
