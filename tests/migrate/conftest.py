@@ -9,7 +9,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import pytest
 
@@ -59,7 +59,7 @@ def ws(tmp_path: Path) -> Workspace:
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
-    def _run(*args: str, cwd: Optional[Path] = None) -> Run:
+    def _run(*args: str, cwd: Path | None = None) -> Run:
         if cwd is not None:
             monkeypatch.chdir(cwd)
         code = main([*args, "--jobs", "1"] if "--jobs" not in args else list(args))
@@ -69,7 +69,7 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     return _run
 
 
-def _tool(name: str) -> Optional[str]:
+def _tool(name: str) -> str | None:
     local = REPO / ".venv" / "bin" / name
     if local.exists():
         return str(local)

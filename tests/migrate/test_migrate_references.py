@@ -42,8 +42,12 @@ def test_references_without_equivalent_keep_the_target(ws, run):
             cmd = "cp $< $@",
         )
         """), dedent=False)
-    ws.write("other/BUILD", 'filegroup(\n    name = "f",\n    srcs = ["//app:server-layer.tar"],\n)\n',
-             dedent=False)
+    ws.write("other/BUILD", """\
+        filegroup(
+            name = "f",
+            srcs = ["//app:server-layer.tar"],
+        )
+        """)
     before = ws.read("app/BUILD")
     result = run(str(ws.root))
     assert result.code == 2
@@ -83,7 +87,10 @@ def test_workspace_lines_reported_then_written(ws, run, buildifier):
             urls = ["https://github.com/bazelbuild/rules_docker/releases/download/v0.25.0/rules_docker-v0.25.0.tar.gz"],
         )
 
-        load("@io_bazel_rules_docker//repositories:repositories.bzl", container_repositories = "repositories")
+        load(
+            "@io_bazel_rules_docker//repositories:repositories.bzl",
+            container_repositories = "repositories",
+        )
 
         container_repositories()
 

@@ -44,7 +44,8 @@ def attribute(draw, name: str) -> str:
     elif name in ("deps", "data", "layers"):
         value = draw(string_list(_labels))
         if name == "deps" and draw(st.booleans()):
-            value += ' + select({\n        ":opt": [":x"],\n        "//conditions:default": [],\n    })'
+            value += (' + select({\n        ":opt": [":x"],\n'
+                      '        "//conditions:default": [],\n    })')
     elif name == "env":
         value = '{"A": "1"}'
     elif name == "base":
@@ -152,6 +153,14 @@ def test_random_build_files(case: tuple[str, list[str]]) -> None:
     assert not re.search(r"py3_image\(\s*name = \"img", out)
 
 
+def _buildifier_exe() -> str | None:
+    import shutil
+    from pathlib import Path
+
+    local = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "buildifier"
+    return str(local) if local.exists() else shutil.which("buildifier")
+
+
 def _buildifier_clean(text: str, buildifier_exe: str) -> bool:
     import subprocess
 
@@ -163,9 +172,7 @@ def _buildifier_clean(text: str, buildifier_exe: str) -> bool:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(build_file())
 def test_buildifier_clean_stays_clean(case: tuple[str, list[str]]) -> None:
-    from tests.migrate.conftest import _tool
-
-    exe = _tool("buildifier")
+    exe = _buildifier_exe()
     if exe is None:
         return
     text = case[0].replace("\r\n", "\n")

@@ -133,7 +133,8 @@ def test_plain_string_deps_and_layers_merge_sorted(ws, run, buildifier):
         """)
     assert run(str(ws.root)).code == 0
     text = ws.read("a/BUILD")
-    assert '    deps = [\n        ":a",\n        "//b",\n        "@pypi_torch//:pkg",\n    ],' in text
+    deps = '    deps = [\n        ":a",\n        "//b",\n        "@pypi_torch//:pkg",\n    ],'
+    assert deps in text
     assert '"pypi_torch": "^pypi_torch/.*"' in text
     assert buildifier(ws.root / "a/BUILD")[0]
 

@@ -15,7 +15,8 @@ GOOD = LOAD + '\npy3_image(\n    name = "ok",\n    srcs = ["ok.py"],\n)\n'
     ("content", "reason"),
     [
         pytest.param(
-            b'load("@io_bazel_rules_docker//python3:image.bzl", my = "py3_image", "repositories")\n',
+            b'load("@io_bazel_rules_docker//python3:image.bzl", my = "py3_image",'
+            b' "repositories")\n',
             "positional argument after a keyword",
             id="keyword-then-positional-load",
         ),
