@@ -67,6 +67,7 @@ class RuleCall:
     closing: tuple[str, ...] = ()  # comment lines before ")"
     statement: cst.SimpleStatementLine | None = field(default=None, compare=False, repr=False)
     top_index: int = 0  # the top-level statement holding the call
+    name_text: str | None = None  # the name as written, for the report
 
 
 def read_loads(module: cst.Module, lines: dict[int, int]) -> list[LoadStmt]:
@@ -316,6 +317,7 @@ class CallFinder(cst.CSTVisitor):
                 closing=closing,
                 statement=statement if problem is None else None,
                 top_index=self.top_index,
+                name_text=self._name_text(node),
             )
         )
 
@@ -329,6 +331,12 @@ class CallFinder(cst.CSTVisitor):
         return position.start.line + self.line_offset, position.start.column - len(
             self._indents[-1]
         )
+
+    def _name_text(self, node: cst.Call) -> str | None:
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value == "name":
+                return self.module.code_for_node(arg.value)
+        return None
 
     def _name(self, node: cst.Call) -> tuple[str | None, str | None, str | None]:
         for arg in node.args:

@@ -133,7 +133,7 @@ Result = Union[CallPlan, Left]
 
 
 def display_name(call: RuleCall) -> str:
-    return call.name or call.name_code or "?"
+    return call.name or call.name_code or call.name_text or "?"
 
 
 def plan_call(call: RuleCall, ctx: Context) -> Result | None:
