@@ -22,7 +22,6 @@ from migrate.plan import DEFAULT_BASE_REPO, Options
 from migrate.report import EXIT_NOT_MIGRATED, FileError, Report, unified_diff
 from migrate.workspace import plan_workspace
 
-DEFAULT_BASE_IMAGE = "gcr.io/distroless/python3"
 POOL_THRESHOLD = 48  # files to parse before a process pool pays off
 PROGRESS_THRESHOLD = 200  # files before a run counts as long
 
@@ -51,8 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also edit WORKSPACE: rules_oci set-up and an oci_pull per base")
     parser.add_argument("--default-base", default="@" + DEFAULT_BASE_REPO, metavar="LABEL",
                         help="base for py3_image targets that had none (default %(default)s)")
-    parser.add_argument("--default-base-image", default=DEFAULT_BASE_IMAGE, metavar="REF",
-                        help="image the default base is pulled from (default %(default)s)")
+    parser.add_argument("--default-base-image", default=None, metavar="REF",
+                        help="image the default base is pulled from, e.g. your mirror of "
+                        "distroless python3 (REGISTRY/distroless/python3); without it, "
+                        "--workspace prints the oci_pull to add instead of writing it")
     parser.add_argument("--oci-base-suffix", default="", metavar="SUFFIX",
                         help='"@x//image" becomes "@x" + SUFFIX, for bases rules_docker '
                         "targets still pull as container_pull x")

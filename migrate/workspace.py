@@ -76,7 +76,7 @@ def plan_workspace(
     bases: Iterable[str],
     still_used: Mapping[str, tuple[str, ...]],
     options: Options,
-    default_image: str,
+    default_image: str | None,
 ) -> WorkspaceResult:
     rel = path.relative_to(root).as_posix()
     result = WorkspaceResult(rel)
@@ -118,6 +118,11 @@ def plan_workspace(
         elif repo in declared:
             result.notes.append(f"@{repo} is declared by {declared[repo]}(), not oci_pull: "
                                 "check it is an OCI image")
+        elif repo == DEFAULT_BASE_REPO and not default_image:
+            result.notes.append(
+                f"@{repo}: rules_docker pulled the default distroless python3 base itself; "
+                "pass --default-base-image REGISTRY/distroless/python3 to write its oci_pull, "
+                "or add one yourself")
         elif repo == DEFAULT_BASE_REPO:
             attrs = (
                 NewAttr("name", string(repo)),

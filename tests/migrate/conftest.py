@@ -81,7 +81,7 @@ def buildifier() -> Callable[[Path], tuple[bool, str]]:
     """Check a file with the real buildifier: (clean, message)."""
     exe = _tool("buildifier")
     if exe is None:
-        pytest.skip("buildifier is not installed (run bash .ci/setup)")
+        pytest.fail("buildifier is not installed: run `bash .ci/setup`")
 
     def check(path: Path, lint: str = "off") -> tuple[bool, str]:
         args = [exe, "-mode=check", f"-lint={lint}", str(path)]

@@ -179,14 +179,14 @@ def test_container_pull_in_a_bzl_macro(ws, run, buildifier):
                 architecture = "arm64",
                 digest = "sha256:0123",
                 import_tags = ["3.11"],
-                registry = "index.docker.io",
+                registry = "mirror.example.com",
                 repository = "library/python",
             )
 
             container_pull(
                 name = "still_used",
                 digest = "sha256:4567",
-                registry = "gcr.io",
+                registry = "registry.example.com",
                 repository = "distroless/base",
             )
         ''')
@@ -212,7 +212,7 @@ def test_container_pull_in_a_bzl_macro(ws, run, buildifier):
                 name = "arm_base",
                 bazel_tags = ["3.11"],
                 digest = "sha256:0123",
-                image = "index.docker.io/library/python",
+                image = "mirror.example.com/library/python",
                 platforms = ["linux/arm64/v8"],
             )
 

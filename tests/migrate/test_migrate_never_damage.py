@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 
 import pytest
 
@@ -130,17 +131,20 @@ def test_no_temporary_files_left(ws, run):
     assert sorted(p.name for p in (ws.root / "a").iterdir()) == ["BUILD"]
 
 
-def test_unwritable_directory_is_reported(ws, run):
-    if os.geteuid() == 0:
-        pytest.skip("root can write anywhere")
+def test_unwritable_directory_is_reported(ws, run, monkeypatch):
+    # Tests run as root, which chmod cannot stop: the directory refuses the
+    # temporary file the way a read-only directory does for everyone else.
     path = ws.write("a/BUILD", GOOD, dedent=False)
-    os.chmod(path.parent, 0o555)
-    try:
-        result = run(str(ws.root))
-    finally:
-        os.chmod(path.parent, 0o755)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path.parent))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    result = run(str(ws.root))
     assert result.code == 2
+    assert "Permission denied" in result.out
     assert path.read_text() == GOOD
+    assert sorted(p.name for p in path.parent.iterdir()) == ["BUILD"]
 
 
 def test_write_failure_leaves_the_file_whole(ws, run, monkeypatch):

@@ -100,14 +100,14 @@ def test_workspace_lines_reported_then_written(ws, run, buildifier):
         container_pull(
             name = "python_base",
             digest = "sha256:1f2e3d",
-            registry = "gcr.io",
+            registry = "registry.example.com",
             repository = "distroless/python3",
         )
 
         container_pull(
             name = "java_base",
             digest = "sha256:aaaa",
-            registry = "gcr.io",
+            registry = "registry.example.com",
             repository = "distroless/java",
         )
         """))
@@ -138,13 +138,16 @@ def test_workspace_lines_reported_then_written(ws, run, buildifier):
     assert result.code == 0
     assert ws.read("WORKSPACE") == workspace_before
     assert "lines to add to WORKSPACE (or rerun with --workspace):" in result.out
-    assert '      name = "distroless_python3",' in result.out
+    # No registry is ever assumed for rules_docker's implicit default base.
+    assert "@distroless_python3: rules_docker pulled the default" in result.out
+    assert "--default-base-image" in result.out
 
     # undo and redo with --workspace
     ws.write("app/BUILD", LOAD + '\npy3_image(\n    name = "server",\n    srcs = ["server.py"],\n'
              '    base = "@python_base//image",\n)\n\npy3_image(\n    name = "worker",\n'
              '    srcs = ["worker.py"],\n)\n', dedent=False)
-    result = run(str(ws.root / "app"), "--workspace")
+    mirror = ("--default-base-image", "mirror.example.com/distroless/python3")
+    result = run(str(ws.root / "app"), "--workspace", *mirror)
     assert result.code == 0, result
     text = ws.read("WORKSPACE")
     assert text.startswith(workspace_before.split("# The company")[0])
@@ -154,7 +157,7 @@ def test_workspace_lines_reported_then_written(ws, run, buildifier):
         oci_pull(
             name = "python_base",
             digest = "sha256:1f2e3d",
-            image = "gcr.io/distroless/python3",
+            image = "registry.example.com/distroless/python3",
         )
         """) in text
     assert 'container_pull(\n    name = "java_base",' in text
@@ -163,7 +166,8 @@ def test_workspace_lines_reported_then_written(ws, run, buildifier):
     assert text.index('load("@rules_oci//oci:pull.bzl", "oci_pull")') < text.index("oci_pull(\n")
     assert text.index('name = "rules_oci"') < text.index("rules_oci_dependencies()")
     assert 'name = "distroless_python3",' in text
-    assert run(str(ws.root / "app"), "--workspace").code == 3
+    assert 'image = "mirror.example.com/distroless/python3",' in text
+    assert run(str(ws.root / "app"), "--workspace", *mirror).code == 3
     assert ws.read("WORKSPACE") == text
 
 
@@ -174,7 +178,7 @@ def test_container_pull_still_used_is_not_converted(ws, run):
         container_pull(
             name = "python_base",
             digest = "sha256:1f2e3d",
-            registry = "gcr.io",
+            registry = "registry.example.com",
             repository = "distroless/python3",
         )
         """))
