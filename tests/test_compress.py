@@ -303,3 +303,24 @@ def test_gzip_restores_the_switch_interval():
     w.close()
     assert sys.getswitchinterval() == before
     assert gzip.decompress(raw.getvalue()) == bytes(3 * B)
+
+
+@pytest.mark.parametrize("method", ["none", "gzip"])
+def test_a_stream_dropped_without_close_ends_its_threads(method):
+    import gc
+    import threading
+
+    before_threads = threading.active_count()
+    before_si = sys.getswitchinterval()
+    raw = io.BytesIO()
+    w = compress.open_writer(raw, method, level=1, threads=2)
+    for _ in range(8):
+        w.write(bytes(1 << 20))
+    del w  # the caller failed half-way and never called close()
+    gc.collect()
+    for _ in range(100):
+        if threading.active_count() <= before_threads:
+            break
+        threading.Event().wait(0.05)
+    assert threading.active_count() <= before_threads
+    assert sys.getswitchinterval() == before_si

@@ -82,59 +82,76 @@ def _check_threads(threads: int | None) -> int:
     return threads
 
 
+class _WriteState:
+    """What the writer thread of ``_Plain`` shares with it (never the stream itself,
+    so an abandoned stream can be collected and its thread ended)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        import queue
+
+        self.raw = raw
+        self.queue: queue.Queue = queue.Queue(_PLAIN_QUEUE)
+        self.error: BaseException | None = None
+        self.aborted = False
+
+
+def _write_worker(state: _WriteState) -> None:
+    q = state.queue
+    while True:
+        data = q.get()
+        if data is None:
+            return
+        if state.error is None and not state.aborted:
+            try:
+                state.raw.write(data)
+            except BaseException as exc:  # re-raised on the caller's thread
+                state.error = exc
+
+
 class _Plain:
     """Passes bytes through, writing them to ``raw`` on a background thread.
 
     The caller (the tar writer) reads source files and hashes the tar stream
     while this thread hashes and writes the output file, so an uncompressed
     layer uses two cores. At most ``_PLAIN_QUEUE`` chunks wait in between.
+    A stream dropped without ``close()`` (the caller failed) ends its thread
+    and writes nothing more.
     """
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
-        self._queue = None
+        self._state: _WriteState | None = None
         self._thread = None
-        self._error: BaseException | None = None
         self._closed = False
 
     def _start(self) -> None:
-        import queue
         import threading
 
-        self._queue = queue.Queue(_PLAIN_QUEUE)
-        self._thread = threading.Thread(target=self._run, name="pycross-write", daemon=True)
+        self._state = _WriteState(self._raw)
+        self._thread = threading.Thread(target=_write_worker, args=(self._state,),
+                                        name="pycross-write", daemon=True)
         self._thread.start()
-
-    def _run(self) -> None:
-        q = self._queue
-        while True:
-            data = q.get()
-            if data is None:
-                return
-            if self._error is None:
-                try:
-                    self._raw.write(data)
-                except BaseException as exc:  # re-raised on the caller's thread
-                    self._error = exc
 
     def write(self, data) -> None:
         if self._closed:
             raise ValueError("write to a closed stream")
-        if self._error is not None:
+        state = self._state
+        if state is not None and state.error is not None:
             self._raise()
         if not data:
             return
         if not isinstance(data, bytes):  # the caller may reuse a mutable buffer
             data = bytes(data)
-        if len(data) < _PLAIN_INLINE_BELOW and self._thread is None:
-            self._raw.write(data)  # small layers never start a thread
-            return
-        if self._thread is None:
+        if state is None:
+            if len(data) < _PLAIN_INLINE_BELOW:
+                self._raw.write(data)  # small layers never start a thread
+                return
             self._start()
-        self._queue.put(data)
+            state = self._state
+        state.queue.put(data)
 
     def _raise(self) -> None:
-        exc, self._error = self._error, None
+        exc, self._state.error = self._state.error, None
         raise exc
 
     def close(self) -> None:
@@ -142,11 +159,16 @@ class _Plain:
             return
         self._closed = True
         if self._thread is not None:
-            self._queue.put(None)
+            self._state.queue.put(None)
             self._thread.join()
             self._thread = None
-        if self._error is not None:
-            self._raise()
+            if self._state.error is not None:
+                self._raise()
+
+    def __del__(self) -> None:
+        if self._thread is not None and not self._closed:
+            self._state.aborted = True
+            self._state.queue.put(None)
 
 
 # --------------------------------------------------------------------------
@@ -308,6 +330,14 @@ class _Gzip:
         else:  # the final, shorter block: extend the running CRC directly
             self._crc = zlib.crc32(block, self._crc)
         self._raw.write(out)
+
+    def __del__(self) -> None:
+        # Dropped without close() (the caller failed): stop the pool, restore the GIL
+        # switch interval, write nothing more.
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            _switch_interval.leave()
 
     def close(self) -> None:
         if self._closed:
