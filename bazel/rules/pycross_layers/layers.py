@@ -64,19 +64,23 @@ def layer_items(entries: Sequence[Entry], root: str) -> list[tuple[str, Entry | 
     return sorted(items.items(), key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
 
 
-class _HashingFile:
-    def __init__(self, f) -> None:
+class _CountingFile:
+    """Counts (and, for compressed layers, hashes) the bytes written to a file."""
+
+    def __init__(self, f, hashing: bool) -> None:
         self._f = f
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if hashing else None
         self.size = 0
 
     def write(self, data) -> None:
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self._f.write(data)
         self.size += len(data)
 
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
+    def digest(self, diff_id: str) -> str:
+        """The file's sha256; an uncompressed layer's is its diff_id, not hashed twice."""
+        return diff_id if self._hash is None else "sha256:" + self._hash.hexdigest()
 
 
 def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, policy: TarPolicy,
@@ -90,7 +94,7 @@ def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, polic
         raise LayerError(f"cannot write to {directory}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as raw:
-            out = _HashingFile(raw)
+            out = _CountingFile(raw, hashing=method != "none")
             stream = compress.open_writer(out, method, level, threads)
             stats = write_tar(stream, layer_items(entries, root), policy)
             stream.close()
@@ -107,7 +111,7 @@ def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, polic
         bytes=stats.content_bytes,
         tar_bytes=stats.tar_bytes,
         diff_id=stats.diff_id,
-        digest="sha256:" + out.hexdigest(),
+        digest=out.digest(stats.diff_id),
         size=out.size,
         media_type=compress.MEDIA_TYPES[method],
     )
