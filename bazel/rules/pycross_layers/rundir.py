@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Iterator
 
-from .entries import DIR, SYMLINK, Entry, check_link_target, describe_mode, file_entry
+from .entries import DIR, FILE, SYMLINK, Entry, check_link_target, describe_mode, file_entry
 from .errors import LayerError
 
 
@@ -36,21 +36,23 @@ def walk_tree(
         raise LayerError(f"{host_dir}: symlink cycle (it leads back to {real})")
     stack.append(real)
     try:
-        names = sorted(os.listdir(host_dir))
+        with os.scandir(host_dir) as it:
+            children = sorted(it, key=lambda d: d.name)
     except OSError as e:
         raise LayerError(f"{host_dir}: cannot list directory: {e.strerror}") from None
-    for name in names:
-        host = os.path.join(host_dir, name)
+    for child in children:
+        name, host = child.name, child.path
         image_path = _join(image_prefix, name)
         rf_path = _join(rf_prefix, name)
-        st = os.lstat(host)
+        st = child.stat(follow_symlinks=False)  # one lstat per entry, reused below
         if stat.S_ISLNK(st.st_mode):
             yield from _link(host, image_path, rf_path, stack)
         elif stat.S_ISDIR(st.st_mode):
             yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
             yield from walk_tree(host, image_path, rf_path, stack)
         elif stat.S_ISREG(st.st_mode):
-            yield file_entry(image_path, rf_path, host, origin=host)
+            yield Entry(path=image_path, kind=FILE, runfiles_path=rf_path, source=host,
+                        executable=bool(st.st_mode & 0o111), size=st.st_size, origin=host)
         else:
             raise LayerError(f"{host}: is {describe_mode(st.st_mode)}; only files, "
                              "directories and symlinks can go into a layer")
