@@ -465,12 +465,11 @@ def goals(all_results: dict[str, dict[str, Result]], cores: int) -> list[Goal]:
                     f"{torch['GNU tar'].cpu:.2f} s.")
     add("torch, none: <= 1.25x GNU tar", r, 1.25, False,
         "GNU tar only copies (read + write, in the kernel). The core also sha256-hashes "
-        "every byte for the diff_id (about 0.4 s of CPU for 700 MB), and layers.py hashes "
-        "the written file again for `none` although it is the same bytes (another 0.4 s); "
-        "it walks the whole tree (lstat + stat per file, about 0.15 s) before the first "
-        "byte is written, and starts a Python interpreter. The write and the second hash "
-        "run on a writer thread, but with both cores busy the extra CPU shows in the wall "
-        "time." + cpu_none,
+        "every byte for the diff_id (about 0.4 s of CPU for 700 MB; for `none` that hash "
+        "is also the file digest, so it is computed once), walks the whole tree (one "
+        "lstat per entry) before the first byte is written, and starts a Python "
+        "interpreter. The write and the hash run on a writer thread, but with both cores "
+        "busy the extra CPU shows in the wall time." + cpu_none,
         "the write and the file hash run on a writer thread." + cpu_none)
     r = ratio(torch, "core gzip-6", "tar | pigz -6")
     cpu_note = ""
@@ -507,7 +506,7 @@ def goals(all_results: dict[str, dict[str, Result]], cores: int) -> list[Goal]:
                     f"GNU tar {small['GNU tar'].wall / SMALL_FILES * 1e6:.1f} us.")
     add("50,000 x 1 KB, none: <= 1.5x GNU tar", r, 1.5, False,
         "on tiny files the cost is per entry, not per byte: the core spends Python "
-        "bytecode on each entry (directory walk with lstat + stat, an Entry record, "
+        "bytecode on each entry (directory walk with one lstat, an Entry record, "
         "classification, a tar header, open/read/close) where GNU tar spends a few "
         "syscalls; the interpreter, not I/O, is the bound." + per_file, per_file.strip())
     return out
