@@ -44,28 +44,40 @@ def copy_workspace(src: Path, dest: Path) -> Path:
     return dest
 
 
+# Commands that take build options (and so --override_repository).
+_BUILD_LIKE = ("build", "run", "test", "query", "cquery", "aquery", "fetch", "info")
+
+
 @dataclass
 class Bazel:
-    """One workspace + one output base. Every call is offline and deterministic."""
+    """One workspace + one output base. Every call is offline and deterministic.
+
+    ``overrides`` maps repository names to local paths (``pycross_image`` always
+    points at this checkout); ``extra_flags`` go to every build-like command.
+    """
 
     workspace: Path
     output_base: Path
     extra_flags: list[str] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)
 
-    def run(self, command: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = [
-            "bazel",
-            f"--output_base={self.output_base}",
-            f"--bazelrc={OFFLINE_RC}",
-            "--max_idle_secs=300",
-            command,
-            f"--override_repository=pycross_image={REPO}",
-            *self.extra_flags,
-            *args,
-        ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BAZEL")}
+    def _startup(self) -> list[str]:
+        require_setup()
+        return ["bazel", f"--output_base={self.output_base}", "--nohome_rc",
+                f"--bazelrc={OFFLINE_RC}", "--max_idle_secs=300"]
+
+    def run(self, command: str, *args: str, check: bool = True,
+            timeout: int = 1800) -> subprocess.CompletedProcess:
+        cmd = [*self._startup(), command]
+        if command in _BUILD_LIKE:
+            repos = {"pycross_image": str(REPO), **self.overrides}
+            cmd += [f"--override_repository={n}={p}" for n, p in sorted(repos.items())]
+            cmd += self.extra_flags
+        cmd += args
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("BAZEL") and k != "PYTHONPATH"}
         proc = subprocess.run(cmd, cwd=self.workspace, env=env, text=True,
-                              capture_output=True)
+                              capture_output=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"bazel {command} {' '.join(args)} failed ({proc.returncode}):\n"
@@ -80,5 +92,5 @@ class Bazel:
         return self.workspace / "bazel-bin"
 
     def shutdown(self) -> None:
-        subprocess.run(["bazel", f"--output_base={self.output_base}", "shutdown"],
-                       cwd=self.workspace, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([*self._startup(), "shutdown"], cwd=self.workspace,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
