@@ -13,7 +13,14 @@ from . import compress
 from .classify import Classifier, compile_groups, parse_group_spec
 from .errors import LayerError
 from .inspect_layers import describe, layer_name
-from .layers import LayerResult, assign, build_layers, normalise_root, write_layer
+from .layers import (
+    LayerResult,
+    assign,
+    atomic_output,
+    build_layers,
+    normalise_root,
+    write_layer,
+)
 from .manifest import parse_manifest
 from .rundir import read_runfiles_dir
 from .tarball import TarPolicy
@@ -131,8 +138,8 @@ def _run_layer(args: argparse.Namespace) -> int:
         used = {e.input for e in mine}
         unused = [p for p in m.inputs() if p not in used]
         try:
-            with open(args.unused_inputs_list, "w", encoding="utf-8") as f:
-                f.write("".join(p + "\n" for p in unused))
+            with atomic_output(args.unused_inputs_list) as f:
+                f.write("".join(p + "\n" for p in unused).encode("utf-8"))
         except OSError as e:
             raise LayerError(f"--unused-inputs-list: cannot write: {e.strerror}") from None
     return 0

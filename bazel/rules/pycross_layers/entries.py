@@ -43,14 +43,19 @@ class Entry:
     input: str | None = None
 
 
-def file_entry(path: str, runfiles_path: str | None, source: str, origin: str) -> Entry:
-    """An entry whose content is the regular file ``source`` (links followed)."""
-    try:
-        st = os.stat(source)
-    except FileNotFoundError:
-        raise LayerError(f"{origin}: {source} does not exist (dangling symlink?)") from None
-    except OSError as e:
-        raise LayerError(f"{origin}: cannot read {source}: {e.strerror}") from None
+def file_entry(path: str, runfiles_path: str | None, source: str, origin: str,
+               st: os.stat_result | None = None) -> Entry:
+    """An entry whose content is the regular file ``source`` (links followed).
+
+    ``st``: the file's stat result when the caller already has it.
+    """
+    if st is None:
+        try:
+            st = os.stat(source)
+        except FileNotFoundError:
+            raise LayerError(f"{origin}: {source} does not exist (dangling symlink?)") from None
+        except OSError as e:
+            raise LayerError(f"{origin}: cannot read {source}: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise LayerError(f"{origin}: {source} is {describe_mode(st.st_mode)}, not a regular file")
     return Entry(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import BinaryIO
 
 from . import compress
 from .classify import Classifier
@@ -83,27 +85,38 @@ class _CountingFile:
         return diff_id if self._hash is None else "sha256:" + self._hash.hexdigest()
 
 
-def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, policy: TarPolicy,
-                method: str, level: int | None = None,
-                threads: int | None = None) -> LayerResult:
-    """Writes one layer to ``path`` atomically (temporary name, then rename)."""
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[BinaryIO]:
+    """A binary file that appears at ``path`` (mode 0644) only once complete.
+
+    It is written under a temporary name in the same directory and renamed;
+    on any error the temporary file is removed and ``path`` is untouched.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
     except OSError as e:
         raise LayerError(f"cannot write to {directory}: {e.strerror}") from None
     try:
-        with os.fdopen(fd, "wb") as raw:
-            out = _CountingFile(raw, hashing=method != "none")
-            stream = compress.open_writer(out, method, level, threads)
-            stats = write_tar(stream, layer_items(entries, root), policy)
-            stream.close()
+        with os.fdopen(fd, "wb") as f:
+            yield f
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, policy: TarPolicy,
+                method: str, level: int | None = None,
+                threads: int | None = None) -> LayerResult:
+    """Writes one layer to ``path`` atomically (temporary name, then rename)."""
+    with atomic_output(path) as raw:
+        out = _CountingFile(raw, hashing=method != "none")
+        stream = compress.open_writer(out, method, level, threads)
+        stats = write_tar(stream, layer_items(entries, root), policy)
+        stream.close()
     return LayerResult(
         name=name,
         file=os.path.basename(path),
@@ -120,17 +133,8 @@ def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, polic
 def write_json_atomically(path: str, data) -> None:
     """Writes ``data`` as sorted, indented JSON via a temporary file."""
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as f:
+        f.write(text.encode("utf-8"))
 
 
 def build_layers(entries: Sequence[Entry], classifier: Classifier, out_dir: str, root: str,

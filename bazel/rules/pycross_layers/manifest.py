@@ -19,7 +19,6 @@ short paths (they live under the main repository's directory).
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field, replace
 
 from .entries import (
@@ -59,38 +58,24 @@ def runfiles_path(short_path: str, workspace: str) -> str:
     return f"{workspace}/{short_path}"
 
 
-def declared_link_target(host: str) -> str | None:
-    """The target of a declared (unresolved) symlink artifact, or None for a file.
+def link_chain(host: str) -> tuple[str | None, str | None]:
+    """Follows a chain of absolute links from ``host``.
 
-    Inputs are real files or absolute links into the execroot (sandbox
-    staging); the first relative target along that chain of links is a
-    declared symlink's own target. This also finds declared symlinks on Bazel
-    versions whose ``File`` has no ``is_symlink``.
+    Returns (the first relative target along the chain, the last link's
+    target); both None when ``host`` is not a link. Inputs are real files or
+    absolute links into the execroot (sandbox staging), so a relative target
+    is a declared (unresolved) symlink's own: this finds declared symlinks
+    even on Bazel versions whose ``File`` has no ``is_symlink``.
     """
-    current = host
-    for _ in range(40):
-        try:
-            st = os.lstat(current)
-        except OSError:
-            return None
-        if not stat.S_ISLNK(st.st_mode):
-            return None
-        target = os.readlink(current)
-        if not target.startswith("/"):
-            return target
-        current = target
-    raise LayerError(f"{host}: too many levels of symlinks")
-
-
-def _last_link_target(host: str) -> str | None:
-    """The target of the last link in a chain of absolute links (None: not a link)."""
-    target = None
+    last = None
     current = host
     for _ in range(40):
         if not os.path.islink(current):
-            return target
-        target = os.readlink(current)
-        current = target
+            return None, last
+        last = os.readlink(current)
+        if not last.startswith("/"):
+            return last, last
+        current = last
     raise LayerError(f"{host}: too many levels of symlinks")
 
 
@@ -144,9 +129,9 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
             continue
         image_path = f"{rf_dir}/{rel}"
         host = os.path.join(execroot, parts[2])
-        target = declared_link_target(host)
+        target, last = link_chain(host)
         if kind in ("link", "rootlink") and target is None:
-            target = _last_link_target(host)
+            target = last
             if target is None:
                 if not os.path.lexists(host):
                     raise LayerError(f"{where}: {parts[2]} does not exist")

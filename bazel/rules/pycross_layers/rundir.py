@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Iterator
 
-from .entries import DIR, FILE, SYMLINK, Entry, check_link_target, describe_mode, file_entry
+from .entries import DIR, SYMLINK, Entry, check_link_target, describe_mode, file_entry
 from .errors import LayerError
 
 
@@ -51,8 +51,7 @@ def walk_tree(
             yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
             yield from walk_tree(host, image_path, rf_path, stack)
         elif stat.S_ISREG(st.st_mode):
-            yield Entry(path=image_path, kind=FILE, runfiles_path=rf_path, source=host,
-                        executable=bool(st.st_mode & 0o111), size=st.st_size, origin=host)
+            yield file_entry(image_path, rf_path, host, origin=host, st=st)
         else:
             raise LayerError(f"{host}: is {describe_mode(st.st_mode)}; only files, "
                              "directories and symlinks can go into a layer")
