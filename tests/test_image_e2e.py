@@ -8,6 +8,7 @@ Flask app and we GET / on a loopback port.
 from __future__ import annotations
 
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,22 @@ def test_config_and_layers(ws, name):
     ours = [runner.diff_id(f) for f in layer_files(ws, name)]
     assert cfg["rootfs"]["diff_ids"][1:] == ours
     assert len(runner.manifest(lay)["layers"]) == 1 + len(ours)
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_no_host_path_in_our_layers(ws, name):
+    """No checkout, cache or output-base path reaches an image (names, links, contents)."""
+    needles = [str(build.REPO).encode(), str(ws.workspace).encode(),
+               str(ws.output_base).encode(), b"/execroot/", b"bazel-out/"]
+    for path in layer_files(ws, name):
+        with tarfile.open(path) as t:
+            for m in t:
+                data = t.extractfile(m).read() if m.isfile() else b""
+                for needle in needles:
+                    found = [where for where, hay in (("name", m.name.encode()),
+                                                      ("link", m.linkname.encode()),
+                                                      ("content", data)) if needle in hay]
+                    assert not found, (path.name, m.name, needle, found)
 
 
 @pytest.mark.parametrize("name", sorted(IMAGES))

@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache"
-VERSION = "5"  # bump to rebuild every cached fixture
+VERSION = "6"  # bump to rebuild every cached fixture
 
 LIBS = ["libc6", "libgcc-s1", "libcrypt1", "zlib1g", "libexpat1", "libssl3", "libffi8",
         "libbz2-1.0", "liblzma5", "libuuid1", "libsqlite3-0", "netbase"]
@@ -225,6 +225,9 @@ def build_pip_repos() -> list[str]:
             "--target", str(repo / "site-packages"), str(whl))
         for extra in (repo / "site-packages" / "bin",):
             shutil.rmtree(extra, ignore_errors=True)
+        # pip records the local wheel's path (a host path) for a file install.
+        for direct_url in (repo / "site-packages").glob("*.dist-info/direct_url.json"):
+            direct_url.unlink()
         meta = next((repo / "site-packages").glob("*.dist-info/METADATA"))
         metas[name] = email.parser.Parser().parse(io.StringIO(meta.read_text()))
         names.append(name)
