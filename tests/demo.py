@@ -30,7 +30,7 @@ def main() -> int:
     bazel = bazel_env.Bazel(EXAMPLE, build.CACHE / "bazel-demo", fixtures)
     print("[demo] bazel build //:image //:image.tarball  (example/oci)", flush=True)
     bazel.run("build", "//:image", "//:image.tarball")
-    layout = EXAMPLE / "bazel-bin" / "image"
+    layout = bazel.output("//:image")
     cfg = runner.config(layout)
     print(f"[demo] entrypoint {cfg['config']['Entrypoint']}, workdir {cfg['config']['WorkingDir']},"
           f" {cfg['os']}/{cfg['architecture']}")

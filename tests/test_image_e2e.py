@@ -20,17 +20,18 @@ pytestmark = [pytest.mark.bazel, pytest.mark.image]
 WS = build.REPO / "tests" / "image_ws"
 GROUPS = ["interpreter", "packages", "werkzeug", "app"]
 
-# name -> (layout path under bazel-bin/images, group names, expected entrypoint)
+# name -> (output group holding the OCI layout, or "" for the default output;
+#          group names, expected entrypoint)
 IMAGES = {
-    "oci_system": ("oci_system", GROUPS, ["/usr/bin/python3", "/app/hello"]),
+    "oci_system": ("", GROUPS, ["/usr/bin/python3", "/app/hello"]),
     "oci_hermetic": (
-        "oci_hermetic",
+        "",
         GROUPS,
         ["/app/hello.runfiles/python_3_11_x86_64-unknown-linux-gnu/bin/python3", "/app/hello"],
     ),
-    "docker_hermetic": ("docker_hermetic.layout", GROUPS, ["/app/hello"]),
+    "docker_hermetic": ("layout", GROUPS, ["/app/hello"]),
     "hello_py3": (
-        "hello_py3.layout",
+        "layout",
         ["interpreter", "packages", "layer0", "app"],
         ["/app/images/hello_py3.binary"],
     ),
@@ -63,12 +64,15 @@ def ws(fixtures, tmp_path_factory):
 
 
 def layout(bazel, name: str) -> Path:
-    return bazel.workspace / "bazel-bin" / "images" / IMAGES[name][0]
+    """The image's OCI layout directory, built for the image's platform."""
+    group = IMAGES[name][0] if name in IMAGES else ("" if name.startswith("oci") else "layout")
+    return bazel.output(f"//images:{name}", group=group)
 
 
-def layer_files(bazel, name: str) -> list[Path]:
-    out = bazel.workspace / "bazel-bin" / "images"
-    return [out / f"{name}.layers.{g}_layer.tar.gz" for g in IMAGES[name][1]]
+def layer_files(bazel, name: str, groups: list[str] | None = None) -> list[Path]:
+    """The layer tars the image rule received (`:<name>.<group>_layer`), in image order."""
+    return [bazel.output(f"//images:{name}.{g}_layer")
+            for g in (groups or IMAGES[name][1])]
 
 
 @pytest.mark.parametrize("name", sorted(IMAGES))
@@ -118,8 +122,6 @@ def test_extra_args_reach_the_app(ws):
 def test_interpreter_layer_is_real_in_hermetic_mode(ws):
     rootfs_names = {p.name for p in layer_files(ws, "oci_hermetic")}
     assert "oci_hermetic.layers.interpreter_layer.tar.gz" in rootfs_names
-    import tarfile
-
     with tarfile.open(layer_files(ws, "oci_hermetic")[0]) as tar:
         names = tar.getnames()
     assert "app/hello.runfiles/python_3_11_x86_64-unknown-linux-gnu/bin/python3" in names
@@ -129,33 +131,31 @@ def test_interpreter_layer_is_real_in_hermetic_mode(ws):
 
 def test_oci_tarball_is_docker_loadable(ws):
     ws.run("build", "//images:oci_hermetic.tarball")
-    tar = ws.workspace / "bazel-bin" / "images" / "oci_hermetic.tar" / "tarball.tar"
+    tar = ws.output("//images:oci_hermetic.tarball")
     info = runner.skopeo_json("inspect", f"docker-archive:{tar}")
     assert info["Architecture"] == "amd64"
     assert runner.archive_tags(tar) == ["images/oci_hermetic:latest"]
 
 
 def test_py3_image_implicit_targets(ws):
-    out = ws.workspace / "bazel-bin" / "images"
     ws.run("build", "//images:hello_py3.binary", "//images:hello_py3.tar",
            "//images:hello_py3.digest",
            "//images:hello_py3.json", "//images:hello_py3.json.sha256")
-    assert (out / "hello_py3.digest").read_text() == runner.manifest_digest(layout(ws, "hello_py3"))
-    assert runner.archive_tags(out / "hello_py3.tar") == ["bazel/images:hello_py3"]
+    digest = ws.output("//images:hello_py3.digest").read_text()
+    assert digest == runner.manifest_digest(layout(ws, "hello_py3"))
+    assert runner.archive_tags(ws.output("//images:hello_py3.tar")) == ["bazel/images:hello_py3"]
 
 
 @pytest.mark.parametrize("name", ["oci_arm64", "docker_arm64"])
 def test_arm64_build_records_arm64_and_selects_arm64_dep(ws, name):
-    out = ws.workspace / "bazel-bin" / "images"
-    lay = out / (name if name.startswith("oci") else name + ".layout")
-    assert runner.config(lay)["architecture"] == "arm64"
-    import tarfile
-
-    with tarfile.open(out / f"{name}.layers.app_layer.tar.gz") as tar:
+    assert runner.config(layout(ws, name))["architecture"] == "arm64"
+    (app_layer,) = layer_files(ws, name, ["app"])
+    with tarfile.open(app_layer) as tar:
         names = tar.getnames()
     assert "app/hello.runfiles/image_ws/arch/arm64.txt" in names
     assert "app/hello.runfiles/image_ws/arch/x86_64.txt" not in names
-    with tarfile.open(out / "oci_hermetic.layers.app_layer.tar.gz") as tar:
+    (app_layer,) = layer_files(ws, "oci_hermetic", ["app"])
+    with tarfile.open(app_layer) as tar:
         assert "app/hello.runfiles/image_ws/arch/x86_64.txt" in tar.getnames()
 
 
@@ -232,7 +232,8 @@ def test_bad_input_fails_with_a_message(ws, case):
     pkg = ws.workspace / "bad" / case
     pkg.mkdir(parents=True, exist_ok=True)
     (pkg / "BUILD.bazel").write_text(
-        'load("@pycross_image//bazel/rules:oci.bzl", "py_image")\n\n' + body)
+        'load("@pycross_image//bazel/rules:oci.bzl", "py_image")\n'
+        'load("@rules_python//python:py_library.bzl", "py_library")\n\n' + body)
     proc = ws.run("build", "--nobuild", f"//bad/{case}:all", check=False)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr[-3000:]

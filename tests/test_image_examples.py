@@ -18,17 +18,19 @@ def fixtures():
     return build.build_all()
 
 
+# example -> (target, output group holding its OCI layout)
 @pytest.mark.parametrize(
     ("example", "images"),
-    [("oci", ["image"]), ("docker", ["image.layout", "hello_image.layout"])],
+    [("oci", [("//:image", "")]),
+     ("docker", [("//:image", "layout"), ("//:hello_image", "layout")])],
 )
 def test_example_builds_and_runs(fixtures, tmp_path, example, images):
     ws = build.REPO / "example" / example
     bazel = bazel_env.Bazel(ws, tmp_path / "output_base", fixtures)
     try:
         bazel.run("build", "//...")
-        for name in images:
-            answer = runner.run_http(ws / "bazel-bin" / name, env={"HOST": "127.0.0.1"})
+        for label, group in images:
+            answer = runner.run_http(bazel.output(label, group=group), env={"HOST": "127.0.0.1"})
             assert (answer.status, answer.body) == (200, "Hello, World!"), answer.log
     finally:
         bazel.shutdown()

@@ -35,8 +35,8 @@ GROUPS = ["interpreter", "packages", "libs", "app"]
 TARGET = "//cached:layers"
 CACHED_BUILD = """\
 load("@pycross_image//bazel/rules:layers.bzl", "py_image_layers")
+load("@rules_python//python:py_binary.bzl", "py_binary")
 
-# buildifier: disable=native-py
 py_binary(
     name = "app",
     srcs = ["main.py"],

@@ -14,7 +14,9 @@ def _pip_package_impl(rctx):
     if result.return_code:
         fail("pip install %s failed:\n%s" % (rctx.attr.requirement, result.stderr))
     rctx.file("WORKSPACE", 'workspace(name = "%s")\n' % rctx.attr.name)
-    rctx.file("BUILD.bazel", """package(default_visibility = ["//visibility:public"])
+    rctx.file("BUILD.bazel", """load("@rules_python//python:py_library.bzl", "py_library")
+
+package(default_visibility = ["//visibility:public"])
 
 py_library(
     name = "pkg",

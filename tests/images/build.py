@@ -243,6 +243,8 @@ def build_pip_repos() -> list[str]:
         (repo / "WORKSPACE").write_text(f'workspace(name = "pip_deps_{name}")\n')
         (repo / "BUILD.bazel").write_text(f'''\
 # {name} from PyPI, installed with pip into site-packages/ (a pip-style repository).
+load("@rules_python//python:py_library.bzl", "py_library")
+
 package(default_visibility = ["//visibility:public"])
 
 py_library(

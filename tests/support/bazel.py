@@ -11,6 +11,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE_RC = REPO / ".bazelrc.offline"
+# rules_python cannot be downloaded here: every workspace gets its test double
+# (tests/doubles/rules_python), which our BUILD and .bzl files load from.
+RULES_PYTHON_DOUBLE = REPO / "tests" / "doubles" / "rules_python"
 
 
 def require_setup() -> None:
@@ -70,7 +73,8 @@ class Bazel:
             timeout: int = 1800) -> subprocess.CompletedProcess:
         cmd = [*self._startup(), command]
         if command in _BUILD_LIKE:
-            repos = {"pycross_image": str(REPO), **self.overrides}
+            repos = {"pycross_image": str(REPO), "rules_python": str(RULES_PYTHON_DOUBLE),
+                     **self.overrides}
             cmd += [f"--override_repository={n}={p}" for n, p in sorted(repos.items())]
             cmd += self.extra_flags
         cmd += args
@@ -90,6 +94,20 @@ class Bazel:
 
     def bin(self) -> Path:
         return self.workspace / "bazel-bin"
+
+    def outputs(self, label: str, *flags: str, group: str = "") -> list[Path]:
+        """The default outputs (or output ``group``) of ``label``, in whatever
+        configuration they are built: a transitioned target's are not in bazel-bin."""
+        files = f"getattr(target.output_groups, '{group}')" if group else "target.files"
+        expr = f"'\\n'.join([f.path for f in {files}.to_list()])"
+        proc = self.run("cquery", label, *flags, "--output=starlark", f"--starlark:expr={expr}")
+        execroot = Path(self.run("info", *flags, "execution_root").stdout.strip())
+        return [execroot / line for line in proc.stdout.splitlines() if line.strip()]
+
+    def output(self, label: str, *flags: str, group: str = "") -> Path:
+        """The one default output (or one file of output ``group``) of ``label``."""
+        (out,) = self.outputs(label, *flags, group=group)
+        return out
 
     def shutdown(self) -> None:
         subprocess.run([*self._startup(), "shutdown"], cwd=self.workspace,

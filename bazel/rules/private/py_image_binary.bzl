@@ -12,9 +12,11 @@ python) or the hermetic interpreter's in-image runfiles path. The rule also
 writes the image entrypoint `[interpreter, launcher]` to a file.
 
 Works on Bazel 4.2.3 (which needs the function-transition allowlist attribute)
-and on Bazel 6, 7 and 8 (which ignore it); `PyRuntimeInfo.stub_shebang` is
+and on Bazel 6 to 9 (which ignore it); `PyRuntimeInfo.stub_shebang` is
 feature-detected.
 """
+
+load(":platforms.bzl", "TRANSITION_ALLOWLIST", "platform_transition")
 
 PyImageBinaryInfo = provider(
     doc = "Where a py_image_binary's launcher and interpreter are in the image.",
@@ -30,15 +32,6 @@ PyImageBinaryInfo = provider(
 _PY_TOOLCHAIN = "@bazel_tools//tools/python:toolchain_type"
 _DEFAULT_SHEBANG = "#!/usr/bin/env python3"
 _MAX_SHEBANG = 255  # Linux >= 5.1 BINPRM_BUF_SIZE
-
-def _platform_transition_impl(_settings, attr):
-    return {"//command_line_option:platforms": str(attr.platform)}
-
-_platform_transition = transition(
-    implementation = _platform_transition_impl,
-    inputs = [],
-    outputs = ["//command_line_option:platforms"],
-)
 
 def _rlocation(ctx, f):
     # `../repo/path` for external repositories, `path` for the main one.
@@ -124,10 +117,10 @@ Outputs the launcher `<name>/<basename of binary>` with the binary's runfiles,
 and the output group `entrypoint`: a file with the image entrypoint
 `[interpreter, launcher]`, one entry per line (the rules_oci file format).
 """,
-    cfg = _platform_transition,
+    cfg = platform_transition,
     executable = True,
     toolchains = [_PY_TOOLCHAIN],
-    attrs = {
+    attrs = dict({
         "binary": attr.label(
             doc = "The py_binary to rebuild for `platform`.",
             mandatory = True,
@@ -150,11 +143,7 @@ and the output group `entrypoint`: a file with the image entrypoint
             doc = "Directory in the image holding the launcher and its runfiles.",
             default = "/app",
         ),
-        "_allowlist_function_transition": attr.label(
-            # Required by Bazel < 6 for Starlark transitions; harmless later.
-            default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
-        ),
         "_cpu_arm64": attr.label(default = "@platforms//cpu:arm64"),
         "_cpu_x86_64": attr.label(default = "@platforms//cpu:x86_64"),
-    },
+    }, **TRANSITION_ALLOWLIST),
 )
