@@ -159,6 +159,23 @@ def test_arm64_build_records_arm64_and_selects_arm64_dep(ws, name):
         assert "app/hello.runfiles/image_ws/arch/x86_64.txt" in tar.getnames()
 
 
+@pytest.mark.parametrize(("name", "arch", "cpu_file"), [
+    ("oci_static_arm64", "arm64", "arm64.txt"),
+    ("oci_static_x86_64", "amd64", "x86_64.txt"),
+])
+def test_two_platform_base_follows_the_image_platform(ws, name, arch, cpu_file):
+    """@static_base is pulled for linux/amd64 and linux/arm64/v8; rules_oci's alias
+    selects on the target cpu, so the whole image (not only the binary) must be
+    built for `platform` to get the right variant. oci_image takes the config's
+    architecture from the base alone, so it names the variant that was used."""
+    cfg = runner.config(layout(ws, name))
+    assert cfg["architecture"] == arch
+    assert cfg["os"] == "linux"
+    (app_layer,) = layer_files(ws, name, ["app"])
+    with tarfile.open(app_layer) as tar:
+        assert f"app/hello.runfiles/image_ws/arch/{cpu_file}" in tar.getnames()
+
+
 def test_app_change_only_changes_app_layer(ws):
     names = ["oci_hermetic", "docker_hermetic", "hello_py3"]
     before = {n: [runner.diff_id(f) for f in layer_files(ws, n)] for n in names}

@@ -5,7 +5,7 @@
   and unpacked with `dpkg-deb -x`, then made into OCI layouts with umoci:
     images/python3-debian12-amd64  libc + python3.11 (interpreter mode A)
     images/cc-debian12-amd64       libc and friends, no python (mode B)
-    images/static-debian12-arm64   /etc files only, architecture arm64
+    images/static-debian12-{arm64,amd64}  /etc files only (one image, two platforms)
 * repos/python_3_11_x86_64-unknown-linux-gnu: a hermetic interpreter
   repository (bin/python3 + lib/python3.11) named like a rules_python toolchain.
 * repos/pip_deps_<name>: Flask and its dependencies, one pip-style
@@ -39,6 +39,7 @@ IMAGES = {
     "python3-debian12-amd64": ("amd64", LIBS + PYTHON),
     "cc-debian12-amd64": ("amd64", LIBS),
     "static-debian12-arm64": ("arm64", []),
+    "static-debian12-amd64": ("amd64", []),
 }
 INTERPRETER_REPO = "python_3_11_x86_64-unknown-linux-gnu"
 PIP_REQUIREMENTS = ["flask"]
