@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,15 @@ def test_example_module_uses_every_repository_its_extensions_make():
     assert repos["pip"] == {f"pip_deps_{n}" for n in names}
     deps = bazel_deps(module)
     assert {"pycross_image", "rules_oci", "rules_python", "platforms"} <= set(deps)
+
+
+def test_starlark_is_buildifier_clean():
+    """buildifier's lint includes bzl-visibility: a `private/` file loaded from
+    outside its parent package is a warning, which fails this test."""
+    buildifier = REPO / ".venv" / "bin" / "buildifier"
+    assert buildifier.exists(), "run `bash .ci/setup` (installs buildifier)"
+    files = [str(p) for p in starlark_files("bazel", "example", "tests/doubles")]
+    files += [str(REPO / "MODULE.bazel"), str(REPO / "WORKSPACE")]
+    proc = subprocess.run([str(buildifier), "-mode=check", "-lint=warn", *files],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
