@@ -21,6 +21,7 @@ def _overrides(fixtures: dict) -> dict[str, str]:
     return {
         "rules_oci": str(DOUBLES / "rules_oci"),
         "io_bazel_rules_docker": str(DOUBLES / "io_bazel_rules_docker"),
+        "rules_python": str(DOUBLES / "rules_python"),
         **fixtures["repos"],
     }
 

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -138,6 +139,24 @@ def _pairs(spec, key):
     return out
 
 
+def _expand(value, env):
+    """$VAR / ${VAR} from env; an unknown one stays `$VAR` (rules_docker's Go os.Expand)."""
+    def sub(m):
+        key = m.group(1) if m.group(1) is not None else m.group(2)
+        return env.get(key, "$" + key)
+    return re.sub(r"\$\{([^}]*)\}|\$([A-Za-z0-9_]+)", sub, value)
+
+
+def _docker_env(config, steps):
+    """rules_docker: each layer's env is expanded against the env so far, merged, sorted as k=v."""
+    env = dict(e.split("=", 1) for e in config.get("Env") or [])
+    for step in steps:
+        if step:
+            base = dict(env)
+            env.update({k: _expand(v, base) for k, v in step.items()})
+            config["Env"] = sorted(f"{k}={v}" for k, v in env.items())
+
+
 def image(spec_path):
     with open(spec_path) as f:
         spec = json.load(f)
@@ -187,6 +206,19 @@ def image(spec_path):
         config.pop("history", None)
         if variant:
             config["variant"] = variant
+        inner = config.setdefault("config", {})
+        # rules_docker spec keys (the rules_oci double never sets them).
+        if spec.get("null_entrypoint"):
+            inner.pop("Entrypoint", None)
+        if spec.get("null_cmd"):
+            inner.pop("Cmd", None)
+        if spec.get("env_steps") is not None:
+            _docker_env(inner, spec["env_steps"])
+        for key, path in (spec.get("label_files") or {}).items():
+            with open(path) as f:
+                inner.setdefault("Labels", {})[key] = f.read()
+        if spec.get("os_version"):
+            config["os.version"] = spec["os_version"]
 
     _edit_config(out, _finish)
     _run("umoci", "gc", "--layout", out)
