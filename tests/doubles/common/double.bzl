@@ -1,14 +1,45 @@
-"""Helpers shared by the rules_oci and rules_docker test doubles (tests only)."""
+"""Helpers shared by the rules_oci and rules_docker test doubles (tests only).
 
+Mirrors how upstream macros treat Bazel's common attributes: every rule takes
+them (https://bazel.build/reference/be/common-definitions#common-attributes),
+and macros hand a subset to their helper targets the way aspect_bazel_lib's
+`lib/utils.bzl` propagate_common_rule_attributes does for rules_oci v2.3.2
+`oci/defs.bzl` (rules_docker v0.25.0 macros pass the same kind of subset).
+"""
+
+# Attributes every Bazel rule takes. Bazel itself rejects those it does not
+# know (package_metadata and aspect_hints are newer than Bazel 4.2.3).
 COMMON_ATTRS = [
+    "applicable_licenses",
+    "aspect_hints",
     "compatible_with",
     "deprecation",
+    "distribs",
     "exec_compatible_with",
+    "exec_properties",
+    "features",
+    "package_metadata",
+    "restricted_to",
+    "tags",
+    "target_compatible_with",
+    "testonly",
+    "toolchains",
+    "visibility",
+]
+
+# What macros forward to the targets they create besides the main rule.
+PROPAGATED_ATTRS = [
+    "compatible_with",
+    "deprecation",
+    "distribs",
+    "exec_compatible_with",
+    "exec_properties",
     "features",
     "restricted_to",
     "tags",
     "target_compatible_with",
     "testonly",
+    "toolchains",
     "visibility",
 ]
 
@@ -19,7 +50,7 @@ def check_attrs(kind, name, kwargs, allowed):
             fail("%s rule '%s': no such attribute '%s' (test double of the upstream rule)" % (kind, name, key))
 
 def forwarded(kwargs):
-    return {k: v for k, v in kwargs.items() if k in COMMON_ATTRS}
+    return {k: v for k, v in kwargs.items() if k in PROPAGATED_ATTRS}
 
 def run_assemble(ctx, tool, args, inputs, outputs, mnemonic):
     ctx.actions.run(

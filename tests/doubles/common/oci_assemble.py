@@ -7,6 +7,10 @@ user loads). Subcommands:
   image SPEC.json             base layout (or scratch) + layer tars + config -> layout
   tarball LAYOUT OUT TAG...   docker-archive tarball (skopeo)
   digest LAYOUT MANIFEST_DIGEST CONFIG CONFIG_DIGEST
+  first-digest LAYOUT OUT      digest of index.json's first descriptor + newline
+                              (rules_oci v2.3.2: jq --raw-output '.manifests[0].digest')
+  index OUT [--annotations=F] IMAGE...   image index over image layouts, like
+                              rules_oci v2.3.2 oci/private/image_index.sh.tpl
   import SRC OUT              copy a layout (pulled base images)
 """
 
@@ -249,6 +253,59 @@ def digest(layout, manifest_digest_out, config_out, config_digest_out):
         f.write(manifest["config"]["digest"].split(":", 1)[1])
 
 
+def first_digest(layout, out):
+    with open(os.path.join(layout, "index.json")) as f:
+        digest_ = json.load(f)["manifests"][0]["digest"]
+    with open(out, "w") as f:
+        f.write(digest_ + "\n")
+
+
+_PLATFORM_KEYS = ("os", "architecture", "variant", "os.version", "os.features")
+
+
+def index(out, *args):
+    """One image index over every manifest of the given layouts; all their blobs copied."""
+    annotations = None
+    images = []
+    for arg in args:
+        if arg.startswith("--annotations="):
+            annotations = arg.split("=", 1)[1]
+        else:
+            images.append(arg)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.makedirs(os.path.join(out, "blobs", "sha256"))
+    manifests = []
+    for layout in images:
+        with open(os.path.join(layout, "index.json")) as f:
+            descriptors = json.load(f)["manifests"]
+        for desc in descriptors:
+            config = _read_json(layout, _read_json(layout, desc["digest"])["config"]["digest"])
+            platform = {k: config[k] for k in _PLATFORM_KEYS if config.get(k) is not None}
+            manifests.append({**desc, "platform": platform})
+        for root, _dirs, files in os.walk(os.path.join(layout, "blobs")):
+            for name in files:
+                src = os.path.join(root, name)
+                dest = os.path.join(out, os.path.relpath(src, layout))
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                shutil.copyfile(src, dest)
+    manifest_list = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                     "manifests": manifests}
+    if annotations:
+        with open(annotations) as f:
+            pairs = [line.split("=", 1) for line in f.read().split("\n") if line]
+        manifest_list["annotations"] = {p[0]: (p[1] if len(p) > 1 else "") for p in pairs}
+    data = json.dumps(manifest_list, indent=2).encode() + b"\n"
+    digest_, size = _write_blob(out, data)
+    with open(os.path.join(out, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion": "1.0.0"}\n')
+    # Upstream's index.json has no schemaVersion (jq -n '.manifests = [...]'); same here.
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump({"manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                                  "size": size, "digest": digest_}]}, f, indent=2)
+        f.write("\n")
+
+
 def emptytar(out):
     with open(out, "wb") as f:
         f.write(b"\0" * 10240)
@@ -261,5 +318,6 @@ def import_layout(src, out):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     commands = {"image": image, "tarball": tarball, "digest": digest,
-                "import": import_layout, "emptytar": emptytar}
+                "import": import_layout, "emptytar": emptytar,
+                "first-digest": first_digest, "index": index}
     commands[cmd](*args)
