@@ -11,6 +11,22 @@ load(":py_image_binary.bzl", "py_image_binary")
 load(":py_image_layers.bzl", "layer_order", "py_image_layers")
 load(":validate.bzl", "check_groups")
 
+def below_transition(kw):
+    """`kw` for a target that only makes sense below the image's transition.
+
+    Tagged `manual`, so `bazel build //...` does not build it a second time in
+    the command line's configuration (where, for another cpu, an `oci_pull`
+    base's select() has no match).
+
+    Args:
+      kw: common attributes.
+
+    Returns:
+      a copy of `kw` with `manual` added to `tags`.
+    """
+    tags = kw.get("tags") or []
+    return dict(kw, tags = tags + ([] if "manual" in tags else ["manual"]))
+
 def image_layers(name, binary, platform, root, layer_groups, compress, expected_cpu, kw, binary_target = None, binary_kw = {}):
     """Declares the transitioned binary, the layers and one filegroup per layer.
 
@@ -47,13 +63,14 @@ def image_layers(name, binary, platform, root, layer_groups, compress, expected_
         expected_cpu = expected_cpu,
         **dict(kw, **binary_kw)
     )
+    internal_kw = below_transition(kw)
     py_image_layers(
         name = name + ".layers",
         binary = ":" + binary_target,
         root = root,
         layer_groups = layer_groups,
         compress = compress,
-        **kw
+        **internal_kw
     )
     groups = layer_order(layer_groups)
     for group in groups:
@@ -61,7 +78,7 @@ def image_layers(name, binary, platform, root, layer_groups, compress, expected_
             name = "%s.layers.%s" % (name, group),
             srcs = [":%s.layers" % name],
             output_group = group + "_layer",
-            **kw
+            **internal_kw
         )
     return struct(
         binary = ":" + binary_target,

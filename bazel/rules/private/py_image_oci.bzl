@@ -4,7 +4,7 @@ Public through `@pycross_image//bazel/rules:oci.bzl`; see that file.
 """
 
 load("@rules_oci//oci:defs.bzl", "oci_image", "oci_load")
-load(":image_layers.bzl", "image_layers")
+load(":image_layers.bzl", "below_transition", "image_layers")
 load(":naming.bzl", "label_name", "repo_tag")
 load(":platforms.bzl", "DEFAULT_PLATFORM", "platform_config", "platform_target")
 load(":validate.bzl", "check_compress", "common_kwargs")
@@ -160,7 +160,7 @@ def py_image(
             name = name + ".entrypoint",
             srcs = [made.binary],
             output_group = "entrypoint",
-            **kw
+            **below_transition(kw)
         )
         entrypoint = ":%s.entrypoint" % name
     if workdir == None:
@@ -192,7 +192,7 @@ def py_image(
         tars = list(tars) + made.group_targets,
         entrypoint = entrypoint,
         workdir = workdir,
-        **dict(image_kw, **kw)
+        **dict(image_kw, **below_transition(kw))
     )
     platform_target(name = name, target = ":%s.oci_image" % name, platform = platform, **kw)
     platform_target(name = name + ".digest", target = ":%s.oci_image.digest" % name, platform = platform, **kw)
