@@ -100,14 +100,18 @@ class Bazel:
         configuration they are built: a transitioned target's are not in bazel-bin."""
         files = f"getattr(target.output_groups, '{group}')" if group else "target.files"
         expr = f"'\\n'.join([f.path for f in {files}.to_list()])"
-        proc = self.run("cquery", label, *flags, "--output=starlark", f"--starlark:expr={expr}")
+        # The universe is the label alone: its configuration as a top-level target
+        # (without it cquery also lists copies configured below other targets).
+        proc = self.run("cquery", label, *flags, f"--universe_scope={label}",
+                        "--output=starlark", f"--starlark:expr={expr}")
         execroot = Path(self.run("info", *flags, "execution_root").stdout.strip())
         return [execroot / line for line in proc.stdout.splitlines() if line.strip()]
 
     def output(self, label: str, *flags: str, group: str = "") -> Path:
         """The one default output (or one file of output ``group``) of ``label``."""
-        (out,) = self.outputs(label, *flags, group=group)
-        return out
+        outs = self.outputs(label, *flags, group=group)
+        assert len(outs) == 1, f"{label} ({group or 'default outputs'}): {outs}"
+        return outs[0]
 
     def shutdown(self) -> None:
         subprocess.run([*self._startup(), "shutdown"], cwd=self.workspace,
