@@ -198,6 +198,33 @@ def test_two_platform_base_follows_the_image_platform(ws, name, arch, cpu_file):
         assert f"app/hello.runfiles/image_ws/arch/{cpu_file}" in tar.getnames()
 
 
+def test_docker_image_never_passes_the_base_cmd_to_the_app(ws):
+    """rules_docker keeps the base's Cmd when only `entrypoint` is set
+    (container/image.bzl v0.25.0); docker.bzl's py_image sets cmd = []."""
+    assert runner.config(layout(ws, "base_with_cmd"))["config"]["Cmd"] == ["--from-base"]
+    cfg = runner.config(layout(ws, "docker_on_cmd_base"))["config"]
+    assert cfg["Entrypoint"] == ["/app/hello"]
+    assert not cfg.get("Cmd"), cfg
+    answer = runner.run_http(layout(ws, "docker_on_cmd_base"))  # Entrypoint + Cmd, as docker does
+    assert (answer.status, answer.body) == (200, "Hello, World!"), answer.log
+
+
+def test_py3_image_uses_rules_docker_container_toolchain(ws):
+    """rules_docker builds py3_image's binary for the run_in_container execution
+    platform, where its repositories() registers a /usr/bin/python3 toolchain
+    (python3/image.bzl, toolchains/BUILD, v0.25.0). image_ws calls that
+    repositories() before registering its own toolchains, so hello_py3 runs the
+    base's /usr/bin/python3, while py_image on the same workspace ships the
+    hermetic interpreter."""
+    (interp, app) = layer_files(ws, "hello_py3", ["interpreter", "app"])
+    assert not [n for n in member_names(interp) if n.endswith("/bin/python3")]
+    with tarfile.open(app) as tar:
+        member = next(m for m in tar if m.name.lstrip("./") == "app/images/hello_py3.binary")
+        assert tar.extractfile(member).readline() == b"#!/usr/bin/python3\n"
+    (interp,) = layer_files(ws, "docker_hermetic", ["interpreter"])
+    assert [n for n in member_names(interp) if n.endswith("/bin/python3")]
+
+
 def test_app_change_only_changes_app_layer(ws):
     names = ["oci_hermetic", "docker_hermetic", "hello_py3"]
     before = {n: [runner.diff_id(f) for f in layer_files(ws, n)] for n in names}
@@ -264,6 +291,25 @@ BAD = {
         'py_image(name = "image", base = "@cc_base", binary = "//app:hello", ports = ["5000"])\n',
         "`ports` is not an attribute here; use `exposed_ports`",
     ),
+    "docker_zstd": (
+        'docker_py_image(name = "image", binary = "//app:hello", compress = "zstd")\n',
+        "compress = \"zstd\"; rules_docker's container_layer accepts only .tar, .tar.gz, "
+        ".tgz and .tar.xz layers; use compress = \"none\"",
+    ),
+    # @cc_base is pulled for linux/amd64 only: rules_oci's alias has no arm64
+    # image. The error is rules_oci's no_match_error on the base's alias: it
+    # names the base (its repository) and its platforms, and Bazel names our image.
+    "platform_not_in_base": (
+        'py_image(name = "image", base = "@cc_base", binary = "//app:hello", '
+        'platform = "//:linux_arm64_system_python")\n',
+        "Analysis of target '//bad/platform_not_in_base:image' failed",
+    ),
+}
+# More of the message than one substring: (case -> further substrings).
+BAD_ALSO = {
+    "platform_not_in_base": ["external/cc_base/BUILD.bazel",
+                             "could not find an image matching the target platform",
+                             'Available platforms are "linux/amd64"'],
 }
 
 
@@ -273,8 +319,10 @@ def test_bad_input_fails_with_a_message(ws, case):
     pkg = ws.workspace / "bad" / case
     pkg.mkdir(parents=True, exist_ok=True)
     (pkg / "BUILD.bazel").write_text(
+        'load("@pycross_image//bazel/rules:docker.bzl", docker_py_image = "py_image")\n'
         'load("@pycross_image//bazel/rules:oci.bzl", "py_image")\n'
         'load("@rules_python//python:py_library.bzl", "py_library")\n\n' + body)
     proc = ws.run("build", "--nobuild", f"//bad/{case}:all", check=False)
     assert proc.returncode != 0
-    assert message in proc.stderr, proc.stderr[-3000:]
+    for part in [message, *BAD_ALSO.get(case, [])]:
+        assert part in proc.stderr, proc.stderr[-3000:]
