@@ -302,7 +302,7 @@ BAD = {
     "platform_not_in_base": (
         'py_image(name = "image", base = "@cc_base", binary = "//app:hello", '
         'platform = "//:linux_arm64_system_python")\n',
-        "Analysis of target '//bad/platform_not_in_base:image' failed",
+        "Analysis of target '//bad/platform_not_in_base:image",
     ),
 }
 # More of the message than one substring: (case -> further substrings).
