@@ -225,6 +225,42 @@ def test_py3_image_uses_rules_docker_container_toolchain(ws):
     assert [n for n in member_names(interp) if n.endswith("/bin/python3")]
 
 
+def repos_in(path: Path) -> set[str]:
+    """The runfiles repositories a layer holds files of."""
+    prefix = "app/hello.runfiles/"
+    return {n[len(prefix):].split("/")[0] for n in member_names(path)
+            if n.startswith(prefix) and n.count("/") > 2}
+
+
+def test_dependency_layer_groups_take_the_closure_through_a_hub_alias(ws):
+    """`web: ["@pip_deps//werkzeug:pkg"]` (an alias in a pip hub) takes werkzeug and
+    what it depends on (markupsafe); the regex group after it takes flask; the
+    rest stays in packages; every group is in image order and runs."""
+    packages, web, flask, app = layer_files(ws, "oci_dep_groups",
+                                            ["packages", "web", "flask", "app"])
+    assert repos_in(web) == {"pip_deps_werkzeug", "pip_deps_markupsafe"}
+    assert repos_in(flask) == {"pip_deps_flask"}
+    assert "pip_deps_werkzeug" not in repos_in(packages)
+    assert "pip_deps_markupsafe" not in repos_in(packages)
+    assert {"pip_deps_jinja2", "pip_deps_click"} <= repos_in(packages)
+    cfg = runner.config(layout(ws, "oci_dep_groups"))
+    ours = [runner.diff_id(f) for f in layer_files(
+        ws, "oci_dep_groups", ["interpreter", "packages", "web", "flask", "app"])]
+    assert cfg["rootfs"]["diff_ids"][1:] == ours
+    answer = runner.run_http(layout(ws, "oci_dep_groups"))
+    assert (answer.status, answer.body) == (200, "Hello, World!"), answer.log
+
+
+def test_py3_image_layers_are_dependency_closures(ws):
+    """rules_docker's semantics: a `layers` entry's layer holds what that dependency
+    brings into the binary's runfiles, werkzeug and its markupsafe."""
+    (layer0,) = layer_files(ws, "hello_py3", ["layer0"])
+    prefix = "app/images/hello_py3.binary.runfiles/"
+    repos = {n[len(prefix):].split("/")[0] for n in member_names(layer0)
+             if n.startswith(prefix) and n.count("/") > 3}
+    assert repos == {"pip_deps_werkzeug", "pip_deps_markupsafe"}
+
+
 def test_app_change_only_changes_app_layer(ws):
     names = ["oci_hermetic", "docker_hermetic", "hello_py3"]
     before = {n: [runner.diff_id(f) for f in layer_files(ws, n)] for n in names}

@@ -107,3 +107,49 @@ def test_group_spec():
     assert parse_group_spec("torch=pip_deps_torch/.*=x") == ("torch", "pip_deps_torch/.*=x")
     with pytest.raises(LayerError, match="expected NAME=REGEX"):
         parse_group_spec("torch")
+
+
+# Dependency groups (``NAME:deps``) and the canonical-prefix retry of regex groups.
+
+def test_dependency_group_takes_its_members_first_group_wins():
+    groups = compile_groups([parse_group_spec("web:deps"), parse_group_spec("torch:deps"),
+                             parse_group_spec("rest=pip_deps_")])
+    members = {"web": {"pip_deps_werkzeug/site-packages/werkzeug/__init__.py",
+                       "pip_deps_markupsafe/site-packages/markupsafe/__init__.py"},
+               "torch": {"pip_deps_markupsafe/site-packages/markupsafe/__init__.py",
+                         "rules_python++pip+pypi_311_torch/site-packages/torch/x.py"}}
+    c = Classifier(groups, WS, members)
+    assert c.order == ["interpreter", "packages", "web", "torch", "rest", "app"]
+    assert c.classify("pip_deps_werkzeug/site-packages/werkzeug/__init__.py") == "web"
+    assert c.classify("pip_deps_markupsafe/site-packages/markupsafe/__init__.py") == "web"
+    assert c.classify("rules_python++pip+pypi_311_torch/site-packages/torch/x.py") == "torch"
+    assert c.classify("pip_deps_flask/site-packages/flask/app.py") == "rest"
+    assert c.classify("my_ws/app/main.py") == "app"
+
+
+def test_dependency_group_without_members_is_an_empty_layer():
+    c = Classifier(compile_groups([parse_group_spec("torch:deps")]), WS)
+    assert c.classify("pip_deps_torch/site-packages/torch/x.py") == "packages"
+
+
+def test_members_of_an_undeclared_group_are_refused():
+    with pytest.raises(LayerError, match="torch, which --group does not declare as NAME:deps"):
+        Classifier(compile_groups([parse_group_spec("torch=pip_deps_torch/")]), WS,
+                   {"torch": {"x/y"}})
+
+
+@pytest.mark.parametrize("spec", ["torch", ":deps", "torch:dep"])
+def test_bad_group_spec(spec):
+    with pytest.raises(LayerError, match="expected NAME=REGEX or NAME:deps"):
+        parse_group_spec(spec)
+
+
+@pytest.mark.parametrize(("path", "layer"), [
+    ("pypi_311_torch/site-packages/torch/x.py", "torch"),
+    ("rules_python~~pip~pypi_311_torch/site-packages/torch/x.py", "torch"),
+    ("rules_python++pip+pypi_311_torch/site-packages/torch/x.py", "torch"),
+    ("rules_python++pip+pypi_311_torchvision/site-packages/tv/x.py", "packages"),
+    ("my_ws/pypi_311_torch/x.py", "app"),
+])
+def test_regex_groups_also_match_without_the_canonical_prefix(path, layer):
+    assert classify(path, [("torch", "pypi_311_torch/")]) == layer

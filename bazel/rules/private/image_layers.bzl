@@ -9,7 +9,7 @@ rule. oci.bzl and docker.bzl differ only in what they wrap around these.
 load(":naming.bzl", "label_name")
 load(":py_image_binary.bzl", "py_image_binary")
 load(":py_image_layers.bzl", "layer_order", "py_image_layers")
-load(":validate.bzl", "check_groups")
+load(":validate.bzl", "split_groups")
 
 def below_transition(kw):
     """`kw` for a target that only makes sense below the image's transition.
@@ -35,7 +35,7 @@ def image_layers(name, binary, platform, root, layer_groups, compress, expected_
       binary: label of the py_binary.
       platform: target platform label.
       root: in-image directory of the launcher.
-      layer_groups: dict of custom group name -> regex.
+      layer_groups: dict of custom group name -> regex, label or list of labels.
       compress: gzip, zstd or none (the flavour checked it).
       expected_cpu: CPU the image config records ("" when it comes from the base).
       kw: common attributes forwarded to every target.
@@ -48,7 +48,7 @@ def image_layers(name, binary, platform, root, layer_groups, compress, expected_
       py_image_layers target, groups = group names in image order,
       group_targets = labels of the per-group filegroups, in image order).
     """
-    check_groups(layer_groups)
+    groups = split_groups(layer_groups)
     if not binary:
         fail("py_image %s: `binary` is required; pass the py_binary to put in the image" % name)
     if not binary_target:
@@ -61,6 +61,8 @@ def image_layers(name, binary, platform, root, layer_groups, compress, expected_
         platform = platform,
         root = root,
         expected_cpu = expected_cpu,
+        group_deps = groups.deps,
+        group_order = groups.order,
         **dict(kw, **binary_kw)
     )
     internal_kw = below_transition(kw)
@@ -68,12 +70,13 @@ def image_layers(name, binary, platform, root, layer_groups, compress, expected_
         name = name + ".layers",
         binary = ":" + binary_target,
         root = root,
-        layer_groups = layer_groups,
+        layer_groups = groups.regexes,
+        group_order = groups.order,
         compress = compress,
         **internal_kw
     )
-    groups = layer_order(layer_groups)
-    for group in groups:
+    names = layer_order(groups.order)
+    for group in names:
         native.filegroup(
             name = "%s.layers.%s" % (name, group),
             srcs = [":%s.layers" % name],
@@ -83,6 +86,6 @@ def image_layers(name, binary, platform, root, layer_groups, compress, expected_
     return struct(
         binary = ":" + binary_target,
         layers = ":" + name + ".layers",
-        groups = groups,
-        group_targets = [":%s.layers.%s" % (name, g) for g in groups],
+        groups = names,
+        group_targets = [":%s.layers.%s" % (name, g) for g in names],
     )

@@ -16,25 +16,6 @@ _NOT_PY3_IMAGE = ["cmd", "entrypoint", "labels", "ports", "symlinks", "user", "w
 # container toolchain (python3/image.bzl, toolchains/BUILD, v0.25.0).
 _RUN_IN_CONTAINER = "@io_bazel_rules_docker//platforms:run_in_container"
 
-def _label_regex(label):
-    """A layer-group regex for the runfiles of one `layers` entry of py3_image."""
-    label = str(label)
-    if label.startswith("@"):
-        # A whole external repository (pip_deps_flask, pypi_flask, ...).
-        return _re_escape(label.lstrip("@").split("//")[0]) + "/"
-    if label.startswith("//"):
-        pkg = label[2:].split(":")[0]
-    else:
-        pkg = native.package_name()
-
-    # The main repository's directory name is not known when macros run, so
-    # match any repository but the interpreter and pip ones.
-    prefix = "(?!(?:[^/]*[~+])?(?:python|pip_|pypi_))[^/]+/"
-    return prefix + (_re_escape(pkg) + "/" if pkg else "")
-
-def _re_escape(s):
-    return "".join(["\\" + c if c in ".^$*+?{}[]\\|()" else c for c in s.elems()])
-
 def py3_image(name, base = None, deps = [], layers = [], env = {}, **kwargs):
     """rules_docker's `py3_image`, rebuilt on the pycross_image layering core.
 
@@ -47,7 +28,9 @@ def py3_image(name, base = None, deps = [], layers = [], env = {}, **kwargs):
     launcher alone (its `#!` line names the toolchain's interpreter, so a
     hermetic interpreter works and `/usr/bin/python` is not required), the
     working directory is the runfiles root, and each entry of `layers` is one
-    layer (rules_docker made two).
+    layer (rules_docker made two) holding the files that dependency brings
+    into the binary's runfiles, transitively (through aliases such as a pip
+    hub's `requirement("x")`), except what an earlier entry took.
 
     Args:
       name: name of the image; the binary is `<name>.binary`.
@@ -84,9 +67,10 @@ def py3_image(name, base = None, deps = [], layers = [], env = {}, **kwargs):
             str(Label("//bazel/rules/private:compilation_mode_dbg")): "@py3_debug_image_base//image",
             "//conditions:default": "@py3_image_base//image",
         })
-    groups = {}
-    for i, dep in enumerate(layers):
-        groups["layer%d" % i] = _label_regex(dep)
+
+    # rules_docker's semantics: each entry's layer holds what that dependency
+    # brings into the binary's runfiles (its closure), first entry first.
+    groups = {"layer%d" % i: [dep] for i, dep in enumerate(layers)}
     pkg = native.package_name()
     docker_image(
         name = name,

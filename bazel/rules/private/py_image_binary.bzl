@@ -26,6 +26,9 @@ PyImageBinaryInfo = provider(
         "runfiles_dir": "in-image absolute path of the launcher's runfiles tree.",
         "hermetic": "True if the interpreter ships in the runfiles (a toolchain `interpreter` file).",
         "entrypoint": "list of strings, `[interpreter, launcher]`.",
+        "group_members": "list of struct(group, files): for each dependency layer group, " +
+                         "in order, the depset of files its dependencies bring into the " +
+                         "runfiles (built for the image's platform).",
     },
 )
 
@@ -52,6 +55,21 @@ def _check_cpu(ctx):
               "pass `architecture` (and `os`) matching the platform, or use " +
               "@pycross_image//bazel/platforms:linux_x86_64 / :linux_arm64") %
              (ctx.attr.platform.label, want, want))
+
+def _group_members(ctx):
+    # Dependency layer groups: each label's files and runfiles, transitively
+    # (through aliases such as a pip hub's `@pip_deps//werkzeug:pkg`, which
+    # Bazel resolves to the target they name). Kept as depsets: nothing is
+    # flattened at analysis time.
+    members = {}
+    for dep, group in ctx.attr.group_deps.items():
+        info = dep[DefaultInfo]
+        members.setdefault(group, []).extend([info.files, info.default_runfiles.files])
+    return [
+        struct(group = group, files = depset(transitive = members[group]))
+        for group in ctx.attr.group_order
+        if group in members
+    ]
 
 def _py_image_binary_impl(ctx):
     _check_cpu(ctx)
@@ -106,6 +124,7 @@ def _py_image_binary_impl(ctx):
             runfiles_dir = runfiles_dir,
             hermetic = hermetic,
             entrypoint = entrypoint,
+            group_members = _group_members(ctx),
         ),
     ]
 
@@ -124,6 +143,13 @@ and the output group `entrypoint`: a file with the image entrypoint
         "binary": attr.label(
             doc = "The py_binary to rebuild for `platform`.",
             mandatory = True,
+        ),
+        "group_deps": attr.label_keyed_string_dict(
+            doc = "Dependency -> name of the layer group that takes the files it brings " +
+                  "into the binary's runfiles (transitively).",
+        ),
+        "group_order": attr.string_list(
+            doc = "The dependency groups' names in `layer_groups` order (first wins).",
         ),
         "expected_cpu": attr.string(
             doc = "`x86_64` or `arm64`: fail analysis unless `platform` has this CPU " +

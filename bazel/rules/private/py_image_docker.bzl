@@ -163,8 +163,13 @@ def py_image(
       binary: label of the py_binary (any executable with runfiles).
       base: a `container_image`, `container_pull` (`"@x//image"`) or
         `container_import` target; default: scratch.
-      layer_groups: ordered dict of group name -> regex giving packages their
-        own layer, e.g. `{"torch": "pip_deps_torch/"}`.
+      layer_groups: ordered dict of group name -> a regex, a label or a list
+        of labels, giving packages their own layer; first group wins. A label
+        group takes what its dependencies bring into the binary's runfiles,
+        transitively (through aliases: `{"torch": ["@pypi//torch"]}`); a regex
+        is matched (anchored at the start) against runfiles paths
+        `<repo>/<path>`, also without a bzlmod canonical prefix
+        (`{"torch": "pip_deps_torch/"}`).
       platform: target platform of the binary, default
         `@pycross_image//bazel/platforms:linux_x86_64` (or `:linux_arm64`).
       root: directory in the image holding the launcher and its runfiles.

@@ -13,6 +13,8 @@ differ (`File.is_symlink`, `FilesToRunProvider.repo_mapping_manifest`) are
 feature-detected.
 """
 
+load(":py_image_binary.bzl", "PyImageBinaryInfo")
+
 PyImageLayersInfo = provider(
     doc = "The layers of a py_image_layers target and where the binary lands in the image.",
     fields = {
@@ -55,12 +57,12 @@ def layer_order(layer_groups):
     """Group names in image order.
 
     Args:
-      layer_groups: dict of custom group name -> regex.
+      layer_groups: dict of custom group name -> regex, or list of custom group names.
 
     Returns:
       list of group names: interpreter, packages, custom groups in order, app.
     """
-    return DEFAULT_GROUPS_BEFORE + list(layer_groups.keys()) + DEFAULT_GROUPS_AFTER
+    return DEFAULT_GROUPS_BEFORE + list(layer_groups) + DEFAULT_GROUPS_AFTER
 
 # map_each callbacks: top-level functions, called lazily at execution time.
 
@@ -79,7 +81,10 @@ def _root_symlink_line(entry):
 def _empty_line(path):
     return "empty\t" + path
 
-def _write_manifest(ctx, files_to_run, runfiles):
+def _short_path(f):
+    return f.short_path
+
+def _write_manifest(ctx, files_to_run, runfiles, group_members):
     manifest = ctx.actions.declare_file(ctx.label.name + ".manifest")
     args = ctx.actions.args()
     args.set_param_file_format("multiline")
@@ -93,6 +98,9 @@ def _write_manifest(ctx, files_to_run, runfiles):
     args.add_all(runfiles.empty_filenames, map_each = _empty_line)
 
     # Bazel 7+: the repository mapping manifest is not part of the runfiles object.
+    for member in group_members:
+        args.add_all(member.files, map_each = _short_path, format_each = "member\t%s\t%%s" % member.group)
+
     repo_mapping = getattr(files_to_run, "repo_mapping_manifest", None)
     extra = []
     if repo_mapping:
@@ -111,7 +119,14 @@ def _py_image_layers_impl(ctx):
     if not files_to_run or not files_to_run.executable:
         fail("binary: %s is not executable; give a py_binary (or another executable rule)" % ctx.attr.binary.label)
     runfiles = info.default_runfiles
-    manifest, extra_inputs = _write_manifest(ctx, files_to_run, runfiles)
+    order = ctx.attr.group_order or list(ctx.attr.layer_groups.keys())
+    binary_info = ctx.attr.binary[PyImageBinaryInfo] if PyImageBinaryInfo in ctx.attr.binary else None
+    group_members = binary_info.group_members if binary_info else []
+    for name in order:
+        if name not in ctx.attr.layer_groups and name not in [m.group for m in group_members]:
+            fail(("group_order: %r is neither in layer_groups nor a dependency group of %s " +
+                  "(dependency groups come from py_image's layer_groups)") % (name, ctx.attr.binary.label))
+    manifest, extra_inputs = _write_manifest(ctx, files_to_run, runfiles, group_members)
 
     # runfiles.files (the bulk) stays a depset. The targets of `symlinks` and
     # `root_symlinks` can only become inputs through a list: there are few of
@@ -128,12 +143,15 @@ def _py_image_layers_impl(ctx):
     common.add("--compress", ctx.attr.compress)
     common.add("--root", root)
     common.add("--mtime", str(ctx.attr.mtime))
-    for name, regex in ctx.attr.layer_groups.items():
-        common.add("--group", "%s=%s" % (name, regex))
+    for name in order:
+        if name in ctx.attr.layer_groups:
+            common.add("--group", "%s=%s" % (name, ctx.attr.layer_groups[name]))
+        else:
+            common.add("--group", name + ":deps")
 
     layers = []
     outputs = {}
-    for group in layer_order(ctx.attr.layer_groups):
+    for group in layer_order(order):
         out = ctx.actions.declare_file("%s.%s_layer%s" % (ctx.label.name, group, _EXTENSIONS[ctx.attr.compress]))
         unused = ctx.actions.declare_file("%s.%s_layer.unused" % (ctx.label.name, group))
         args = ctx.actions.args()
@@ -187,6 +205,11 @@ with its parent directories; mtime, owner and modes are fixed.
                   "exec Python) or `none`.",
             default = "gzip",
             values = ["gzip", "zstd", "none"],
+        ),
+        "group_order": attr.string_list(
+            doc = "Every custom group's name in image order (first match wins), when " +
+                  "dependency groups (from a py_image_binary `binary`) are mixed with " +
+                  "`layer_groups`; default: the order of `layer_groups`.",
         ),
         "layer_groups": attr.string_dict(
             doc = "Ordered dict of custom group name -> regex, checked before the defaults; " +

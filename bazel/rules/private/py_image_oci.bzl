@@ -85,9 +85,13 @@ def py_image(
       base: an `oci_image` or `oci_pull` target (`"@python_base"`). Without a
         base the image is built from scratch and `os`/`architecture` come
         from `platform`.
-      layer_groups: ordered dict of group name -> regex giving packages their
-        own layer, e.g. `{"torch": "pip_deps_torch/"}`. The regex is matched
-        (anchored at the start) against runfiles paths `<repo>/<path>`.
+      layer_groups: ordered dict of group name -> a regex, a label or a list
+        of labels, giving packages their own layer; first group wins. A label
+        group takes what its dependencies bring into the binary's runfiles,
+        transitively (through aliases: `{"torch": ["@pypi//torch"]}`); a regex
+        is matched (anchored at the start) against runfiles paths
+        `<repo>/<path>`, also without a bzlmod canonical prefix
+        (`{"torch": "pip_deps_torch/"}`).
       platform: target platform of the whole image, default
         `@pycross_image//bazel/platforms:linux_x86_64` (or `:linux_arm64`).
         A base without an image for its cpu fails with rules_oci's

@@ -123,20 +123,57 @@ def regex_error(regex):
         return "a group `(` is never closed"
     return None
 
-def check_groups(layer_groups, attr = "layer_groups"):
-    """Fails analysis on a bad group name or a regex Python's `re` would reject.
+def _is_label(value):
+    if type(value) == "Label":
+        return True
+    return type(value) == type("") and (value.startswith("@") or value.startswith("//") or value.startswith(":"))
+
+def split_groups(layer_groups, attr = "layer_groups"):
+    """Checks `layer_groups` and splits it into regex groups and dependency groups.
+
+    A value is a dependency group when it is a label (a `Label`, or a string
+    starting with `@`, `//` or `:`) or a list of labels: the group takes the
+    files those dependencies bring into the binary's runfiles, transitively.
+    Any other string is a regex (Python `re`, anchored at the start of the
+    runfiles path `<repo>/<path>`). Groups are tried in order; first wins.
 
     Args:
-      layer_groups: dict of group name -> regex.
+      layer_groups: dict of group name -> regex, label or list of labels.
       attr: the attribute to name in messages.
+
+    Returns:
+      struct(order = group names in order, regexes = dict name -> regex,
+      deps = dict label -> group name, the first group that names it).
     """
     if type(layer_groups) != type({}):
-        fail("%s: expected a dict of group name -> regex, like {\"torch\": \"pip_deps_torch/\"}, got %r" %
+        fail("%s: expected a dict of group name -> regex or labels, like {\"torch\": \"pip_deps_torch/\"} or {\"torch\": [\"@pypi//torch\"]}, got %r" %
              (attr, layer_groups))
-    check_layer_groups(layer_groups, attr = attr)
-    for name, regex in layer_groups.items():
+    regexes = {}
+    deps = {}
+    for name, value in layer_groups.items():
+        if type(value) == type([]):
+            if not value:
+                fail("%s: group %r has an empty list; give the dependencies it takes, e.g. [\"@pypi//%s\"]" % (attr, name, name))
+            for label in value:
+                if not _is_label(label):
+                    fail("%s: group %r: %r is not a label; a list holds labels only (a regex is a plain string)" % (attr, name, label))
+            labels = value
+        elif _is_label(value):
+            labels = [value]
+        elif type(value) == type(""):
+            regexes[name] = value
+            continue
+        else:
+            fail("%s: group %r: expected a regex, a label or a list of labels, got %r" % (attr, name, value))
+        for label in labels:
+            key = str(label)
+            if key not in deps:
+                deps[key] = name
+    check_layer_groups(dict({name: "x" for name in layer_groups}, **regexes), attr = attr)
+    for name, regex in regexes.items():
         err = regex_error(regex)
         if err:
             fail(("%s: the regex of group %r, %r, is not a valid Python regular expression (%s); " +
                   "fix it, e.g. %r matches everything of the repository pip_deps_%s") %
                  (attr, name, regex, err, "pip_deps_%s/" % name, name))
+    return struct(order = list(layer_groups.keys()), regexes = regexes, deps = deps)

@@ -2,7 +2,12 @@
 
 Groups are checked in this order, first match wins:
 
-1. the custom ``layer_groups``, in the order given;
+1. the custom ``layer_groups``, in the order given: a *regex group* matches
+   its pattern against the path, and also against the path without a bzlmod
+   canonical prefix (``rules_python++pip+pypi_311_torch/x`` is also tried as
+   ``pypi_311_torch/x``, ``rules_python~~pip~pypi_311_torch/x`` likewise); a
+   *dependency group* (``NAME:deps``) takes the paths the manifest's
+   ``member`` lines list for it (the files of its dependencies' runfiles);
 2. ``interpreter``: Python toolchain repositories, in the WORKSPACE
    (``python_3_11_x86_64-unknown-linux-gnu``), Bazel 7 bzlmod
    (``rules_python~~python~python_3_11_...``) and Bazel 8 bzlmod
@@ -20,7 +25,7 @@ that path: never against a host path or a whole manifest line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .errors import LayerError
@@ -39,23 +44,37 @@ PIP_REPO_PATTERN = _CANONICAL + r"(?:pip|pypi)(?:[_-][A-Za-z0-9_.-]*)?/"
 SITE_PACKAGES_PATTERN = r"[^/]+/(?:[^/]+/)*?(?:site-packages|[^/]+\.dist-info)/"
 
 
+_CANONICAL_PREFIX = re.compile(r"[^/]*[~+]")
+DEPS_SUFFIX = ":deps"
+
+
 @dataclass(frozen=True)
 class Group:
-    """A named layer group and its compiled pattern."""
+    """A named layer group: a compiled pattern, or (pattern None) a dependency
+    group whose members are runfiles paths."""
 
     name: str
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str] | None
+    members: frozenset[str] = frozenset()
 
 
-def parse_group_spec(spec: str) -> tuple[str, str]:
-    """Splits ``NAME=REGEX`` (the ``--group`` flag)."""
+def parse_group_spec(spec: str) -> tuple[str, str | None]:
+    """Splits ``NAME=REGEX``, or reads ``NAME:deps`` (the ``--group`` flag)."""
     name, sep, regex = spec.partition("=")
-    if not sep:
-        raise LayerError(f"--group {spec!r}: expected NAME=REGEX")
-    return name, regex
+    if sep:
+        return name, regex
+    if spec.endswith(DEPS_SUFFIX) and len(spec) > len(DEPS_SUFFIX):
+        return spec[:-len(DEPS_SUFFIX)], None
+    raise LayerError(f"--group {spec!r}: expected NAME=REGEX or NAME{DEPS_SUFFIX}")
 
 
-def compile_groups(pairs: Iterable[tuple[str, str]]) -> list[Group]:
+def without_canonical_prefix(path: str) -> str | None:
+    """``pypi_311_torch/x`` for ``rules_python++pip+pypi_311_torch/x`` (None if no prefix)."""
+    m = _CANONICAL_PREFIX.match(path)
+    return path[m.end():] if m else None
+
+
+def compile_groups(pairs: Iterable[tuple[str, str | None]]) -> list[Group]:
     """Validates and compiles custom groups, keeping their order."""
     groups: list[Group] = []
     seen = set()
@@ -73,6 +92,9 @@ def compile_groups(pairs: Iterable[tuple[str, str]]) -> list[Group]:
         if name in seen:
             raise LayerError(f"layer group {name!r} is given twice")
         seen.add(name)
+        if regex is None:
+            groups.append(Group(name, None))
+            continue
         try:
             pattern = re.compile(regex)
         except re.error as e:
@@ -84,8 +106,15 @@ def compile_groups(pairs: Iterable[tuple[str, str]]) -> list[Group]:
 class Classifier:
     """Maps runfiles paths to group names."""
 
-    def __init__(self, groups: Sequence[Group], workspace: str) -> None:
-        self.groups = list(groups)
+    def __init__(self, groups: Sequence[Group], workspace: str,
+                 members: Mapping[str, Iterable[str]] | None = None) -> None:
+        members = members or {}
+        unknown = sorted(set(members) - {g.name for g in groups if g.pattern is None})
+        if unknown:
+            raise LayerError(f"manifest lists members of {', '.join(unknown)}, which "
+                             f"--group does not declare as NAME{DEPS_SUFFIX}")
+        self.groups = [Group(g.name, None, frozenset(members.get(g.name, ())))
+                       if g.pattern is None else g for g in groups]
         self.workspace = workspace
         self._interpreter = re.compile(INTERPRETER_PATTERN)
         self._pip = re.compile(PIP_REPO_PATTERN)
@@ -101,8 +130,12 @@ class Classifier:
         """The group of one path relative to the runfiles root (None: the launcher)."""
         if runfiles_path is None:
             return APP
+        bare = without_canonical_prefix(runfiles_path)
         for g in self.groups:
-            if g.pattern.match(runfiles_path):
+            if g.pattern is None:
+                if runfiles_path in g.members:
+                    return g.name
+            elif g.pattern.match(runfiles_path) or (bare and g.pattern.match(bare)):
                 return g.name
         path = runfiles_path
         # Bazel's legacy external runfiles repeat each repository under <ws>/external/.

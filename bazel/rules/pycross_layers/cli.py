@@ -31,7 +31,9 @@ PROG = "pycross-image"
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--group", action="append", default=[], metavar="NAME=REGEX",
                    help="a custom layer group, checked before the defaults in the order "
-                        "given; REGEX is matched at the start of the runfiles-relative path")
+                        "given; REGEX is matched at the start of the runfiles-relative path "
+                        "(and of that path without a bzlmod canonical prefix). NAME:deps "
+                        "is a dependency group: the paths the manifest's member lines give")
     p.add_argument("--compress", choices=compress.METHODS, default="gzip",
                    help="layer compression (default: gzip)")
     p.add_argument("--level", type=int, default=None,
@@ -111,12 +113,13 @@ def format_table(results: Sequence[LayerResult]) -> str:
 def _run_layers(args: argparse.Namespace) -> int:
     groups = compile_groups(parse_group_spec(s) for s in args.group)
     root = normalise_root(args.root)
+    members: dict[str, set[str]] = {}
     if args.runfiles:
         workspace, _launcher, entries = read_runfiles_dir(args.runfiles, args.workspace_name)
     else:
         m = parse_manifest(args.manifest, args.execroot)
-        workspace, entries = args.workspace_name or m.workspace, m.entries
-    results = build_layers(entries, Classifier(groups, workspace), args.out, root,
+        workspace, entries, members = args.workspace_name or m.workspace, m.entries, m.members
+    results = build_layers(entries, Classifier(groups, workspace, members), args.out, root,
                            TarPolicy(mtime=args.mtime), args.compress, args.level, args.threads)
     if not args.quiet:
         print(format_table(results))
@@ -127,7 +130,7 @@ def _run_layer(args: argparse.Namespace) -> int:
     groups = compile_groups(parse_group_spec(s) for s in args.group)
     root = normalise_root(args.root)
     m = parse_manifest(args.manifest, args.execroot)
-    classifier = Classifier(groups, m.workspace)
+    classifier = Classifier(groups, m.workspace, m.members)
     if args.only not in classifier.order:
         raise LayerError(f"--only {args.only!r}: not a layer group (groups: "
                          f"{', '.join(classifier.order)})")

@@ -10,6 +10,8 @@ One record per line, fields separated by a tab::
     rootfile<TAB><path><TAB><exec path>         a root_symlinks entry (for example _repo_mapping)
     rootlink<TAB><path><TAB><exec path>         a root_symlinks entry that is a declared symlink
     empty<TAB><short path>                      an empty file (runfiles.empty_filenames)
+    member<TAB><group><TAB><short path>         a file a dependency group's dependencies
+                                                bring into the runfiles
 
 A short path is the one Bazel reports: ``pkg/x.py`` for the main repository,
 ``../repo/x.py`` for an external one. ``symlinks`` entries are written like
@@ -35,7 +37,7 @@ from .rundir import walk_tree
 
 MAGIC = "pycross-image-manifest"
 _FIELDS = {"launcher": 3, "file": 3, "link": 3, "rootfile": 3, "rootlink": 3, "empty": 2,
-           "workspace": 2, MAGIC: 2}
+           "member": 3, "workspace": 2, MAGIC: 2}
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Manifest:
     workspace: str
     launcher: str | None
     entries: list[Entry] = field(default_factory=list)
+    # dependency group name -> runfiles paths of its members
+    members: dict[str, set[str]] = field(default_factory=dict)
 
     def inputs(self) -> list[str]:
         """Exec paths of every input the manifest names, sorted."""
@@ -108,9 +112,16 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
 
     collector = Collector()
     empties = []
+    members: dict[str, set[str]] = {}
     for origin, parts in records[1:]:
         kind = parts[0]
         if kind == "workspace":
+            continue
+        if kind == "member":
+            short = parts[2]
+            check_relative_path(short[3:] if short.startswith("../") else short,
+                                f"{origin} ({short})")
+            members.setdefault(parts[1], set()).add(runfiles_path(short, workspace))
             continue
         where = f"{origin} ({parts[1]})"
         if kind == "launcher":
@@ -148,7 +159,7 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
             collector.add(e)
     collector.check_links()
     return Manifest(workspace=workspace, launcher=launcher,
-                    entries=list(collector.entries.values()))
+                    entries=list(collector.entries.values()), members=members)
 
 
 def _from_input(image_path, rel, exec_path, execroot, where) -> Entry:
