@@ -31,46 +31,9 @@ from support import execlog, layers_ws
 
 pytestmark = pytest.mark.bazel
 
-GROUPS = ["interpreter", "packages", "libs", "app"]
-TARGET = "//cached:layers"
-CACHED_BUILD = """\
-load("@pycross_image//bazel/rules:layers.bzl", "py_image_layers")
-load("@rules_python//python:py_binary.bzl", "py_binary")
-
-py_binary(
-    name = "app",
-    srcs = ["main.py"],
-    main = "main.py",
-    python_version = "PY3",
-    deps = [
-        "//lib:greeting",
-        "//python_utils:helpers",
-        "@pip_deps_six//:six",
-    ],
-)
-
-py_image_layers(
-    name = "layers",
-    binary = ":app",
-    layer_groups = {"libs": "layers_test/lib/"},
-)
-"""
-CACHED_MAIN = """\
-import six
-
-from lib.greeting import greet
-from python_utils.helpers import shout
-
-print(greet("cache"), shout("six ") + six.__version__)
-"""
-
-
-def prepare(dest: Path) -> Path:
-    ws = layers_ws.prepare(dest)
-    (ws / "cached").mkdir()
-    (ws / "cached" / "BUILD.bazel").write_text(CACHED_BUILD)
-    (ws / "cached" / "main.py").write_text(CACHED_MAIN)
-    return ws
+GROUPS = layers_ws.CACHED_GROUPS
+TARGET = layers_ws.CACHED_TARGET
+prepare = layers_ws.prepare_cached
 
 NGINX_CONF = """\
 {user}worker_processes 1;

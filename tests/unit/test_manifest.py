@@ -38,7 +38,7 @@ def test_every_kind(tmp_path):
     ], launcher=LAUNCHER)), str(root))
     by = {e.path: e for e in m.entries}
     assert m.workspace == "ws" and m.launcher == "app"
-    assert by["app"].runfiles_path is None and by["app"].executable
+    assert by["app"].runfiles_path is None and by["app"].kind == FILE
     assert by["app.runfiles/ws/pkg/main.py"].size == len("print('hi')\n")
     assert by["app.runfiles/pip_deps_six/site-packages/six.py"].runfiles_path == \
         "pip_deps_six/site-packages/six.py"

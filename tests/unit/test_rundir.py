@@ -39,7 +39,7 @@ def test_absolute_links_are_read_through_relative_ones_kept(tmp_path):
     assert main.kind == FILE and main.runfiles_path == "ws/pkg/main.py"
     alias = by_path["app.runfiles/ws/pkg/alias.py"]
     assert alias.kind == SYMLINK and alias.target == "main.py"
-    assert by_path["app"].executable and by_path["app"].runfiles_path is None
+    assert by_path["app"].kind == FILE and by_path["app"].runfiles_path is None
 
 
 def test_absolute_link_to_a_directory_is_expanded(tmp_path):

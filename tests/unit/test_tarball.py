@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import tarfile
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pycross_layers import tarball
 from pycross_layers.entries import DIR, FILE, SYMLINK, Entry
 from pycross_layers.layers import layer_items
 from pycross_layers.tarball import TarPolicy, entry_header, write_tar
@@ -25,7 +27,7 @@ def test_modes_owner_mtime_are_normalised(tmp_path):
     exe = write(tmp_path / "run.sh", "#!/bin/sh\n", 0o4775)  # setuid + group write
     plain = write(tmp_path / "a.txt", "hello", 0o600)
     entries = [
-        Entry(path="bin/run.sh", kind=FILE, source=str(exe), executable=True, size=10),
+        Entry(path="bin/run.sh", kind=FILE, source=str(exe), size=10),
         Entry(path="a.txt", kind=FILE, source=str(plain), size=5),
         Entry(path="link", kind=SYMLINK, target="a.txt"),
         Entry(path="empty_dir", kind=DIR),
@@ -44,6 +46,51 @@ def test_modes_owner_mtime_are_normalised(tmp_path):
         assert (m.uid, m.gid, m.uname, m.gname, m.mtime) == (0, 0, "", "", 0)
     assert stats.entries == 6 and stats.content_bytes == 15
     assert stats.tar_bytes == len(data) and len(data) % 512 == 0
+
+
+@pytest.mark.parametrize(("content", "disk_mode", "want"), [
+    (b"plain text\n", 0o755, 0o644),          # executable on disk, not by content
+    (b"#!/bin/sh\necho hi\n", 0o644, 0o755),  # a script without the x bit
+    (b"\x7fELF\x02\x01\x01" + b"\0" * 57, 0o644, 0o755),  # an ELF header
+    (b"#!", 0o600, 0o755),                    # shorter than the 4 bytes peeked
+    (b"\x7fEL", 0o755, 0o644),                # a truncated ELF magic is not one
+    (b"", 0o755, 0o644),                      # empty file
+], ids=["text-0755", "shebang-0644", "elf-0644", "short-shebang", "short-elf", "empty"])
+def test_file_mode_comes_from_content_not_disk(tmp_path, content, disk_mode, want):
+    src = tmp_path / "f"
+    src.write_bytes(content)
+    src.chmod(disk_mode)
+    data, _ = _tar([("f", Entry(path="f", kind=FILE, source=str(src), size=len(content)))])
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        assert t.getmember("f").mode == want
+        assert t.extractfile("f").read() == content
+    src.chmod(0o644 if disk_mode == 0o755 else 0o755)  # the bits on disk never count
+    assert _tar([("f", Entry(path="f", kind=FILE, source=str(src),
+                             size=len(content)))])[0] == data
+
+
+def test_empty_entry_is_0644():
+    data, _ = _tar([("__init__.py", Entry(path="__init__.py", kind=FILE))])
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        assert t.getmember("__init__.py").mode == 0o644
+
+
+def test_short_first_read_is_topped_up_for_the_mode(tmp_path, monkeypatch):
+    """A read that returns fewer than 4 bytes still sees the whole ELF magic."""
+    src = tmp_path / "elf"
+    src.write_bytes(b"\x7fELF" + b"x" * 100)
+    real_read = tarball.os.read
+    calls = []
+
+    def one_byte_first(fd, n):
+        calls.append(n)
+        return real_read(fd, 1 if len(calls) == 1 else n)
+
+    monkeypatch.setattr(tarball.os, "read", one_byte_first)
+    data, _ = _tar([("elf", Entry(path="elf", kind=FILE, source=str(src), size=104))])
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        assert t.getmember("elf").mode == 0o755
+        assert t.extractfile("elf").read() == src.read_bytes()
 
 
 def test_configurable_mtime(tmp_path):

@@ -26,7 +26,6 @@ class Entry:
             entry; None for the launcher, which always goes to the app layer.
         source: host file whose bytes are copied (FILE only; None for an empty file).
         target: link target, relative (SYMLINK only).
-        executable: whether the file gets mode 0755 instead of 0644.
         size: bytes of content (FILE only).
         origin: what to name in error messages (a manifest line or a host path).
         input: the exec path of the Bazel input backing this entry (manifest mode).
@@ -37,7 +36,6 @@ class Entry:
     runfiles_path: str | None = None
     source: str | None = None
     target: str | None = None
-    executable: bool = False
     size: int = 0
     origin: str = ""
     input: str | None = None
@@ -63,7 +61,6 @@ def file_entry(path: str, runfiles_path: str | None, source: str, origin: str,
         kind=FILE,
         runfiles_path=runfiles_path,
         source=source,
-        executable=bool(st.st_mode & 0o111),
         size=st.st_size,
         origin=origin,
     )
@@ -128,7 +125,7 @@ def _same_content(a: Entry, b: Entry) -> bool:
         return a.target == b.target
     if a.kind == DIR:
         return True
-    if a.size != b.size or a.executable != b.executable:
+    if a.size != b.size:  # same bytes, same mode: the tar writer takes it from content
         return False
     if a.source == b.source or a.size == 0:
         return True

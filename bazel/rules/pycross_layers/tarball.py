@@ -3,8 +3,12 @@
 * order: entries sorted by the bytes of their path;
 * time: one fixed mtime for every entry (``TarPolicy.mtime``, default 0);
 * owner: uid and gid 0, empty user and group names;
-* mode: directories and executable files 0755, other files 0644, symlinks
-  0777; setuid, setgid and sticky bits never survive;
+* mode: directories 0755, symlinks 0777; a regular file is 0755 when it is
+  executable by its content (it starts with ``#!`` or the ELF magic
+  ``\x7fELF``), else 0644, whatever its mode bits on disk (Bazel's remote
+  execution hands every input over as executable, so modes from disk would
+  make a remote layer differ from a local one); setuid, setgid and sticky
+  bits never survive;
 * format: ustar headers, with a PAX header (named ``././@PaxHeader``) only
   for a path or link target longer than 100 bytes or not ASCII, or a size
   beyond ustar's limit; no device numbers; the archive ends with two zero
@@ -26,6 +30,13 @@ CHUNK = 1 << 20
 _TYPEFLAG = {FILE: b"0", SYMLINK: b"2", DIR: b"5"}
 _MAX_USTAR_SIZE = 0o77777777777
 _O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_EXEC_MAGIC = (b"#!", b"\x7fELF")
+HEAD_BYTES = 4  # the longest of _EXEC_MAGIC: all a file's mode depends on
+
+
+def executable_content(head: bytes) -> bool:
+    """Whether a file whose first bytes are ``head`` is a script or an ELF binary."""
+    return head.startswith(_EXEC_MAGIC)
 
 
 @dataclass(frozen=True)
@@ -38,12 +49,14 @@ class TarPolicy:
     file_mode: int = 0o644
     link_mode: int = 0o777
 
-    def mode(self, entry: Entry | None) -> int:
+    def mode(self, entry: Entry | None, head: bytes = b"") -> int:
+        """``head``: a file's first bytes (at least HEAD_BYTES of them, unless
+        the file is shorter); its mode on disk never counts."""
         if entry is None or entry.kind == DIR:
             return self.dir_mode
         if entry.kind == SYMLINK:
             return self.link_mode
-        return self.exec_mode if entry.executable else self.file_mode
+        return self.exec_mode if executable_content(head) else self.file_mode
 
 
 def _octal(value: int, width: int) -> bytes:
@@ -104,8 +117,9 @@ def _header(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes,
     ))
 
 
-def entry_header(name: str, entry: Entry | None, policy: TarPolicy) -> bytes:
-    """The header block(s) for ``name`` (a directory when ``entry`` is None)."""
+def entry_header(name: str, entry: Entry | None, policy: TarPolicy, head: bytes = b"") -> bytes:
+    """The header block(s) for ``name`` (a directory when ``entry`` is None);
+    ``head``: a file's first bytes, which decide its mode."""
     kind = DIR if entry is None else entry.kind
     raw_name = name.encode("utf-8", "surrogateescape")
     if kind == DIR:
@@ -126,7 +140,7 @@ def entry_header(name: str, entry: Entry | None, policy: TarPolicy) -> bytes:
         out += _header(b"././@PaxHeader", 0o644, len(pax), policy.mtime, b"x")
         out += pax + b"\0" * (-len(pax) % BLOCK)
     header_size = 0 if size > _MAX_USTAR_SIZE else size  # the PAX 'size' record rules
-    return out + _header(raw_name, policy.mode(entry), header_size, policy.mtime,
+    return out + _header(raw_name, policy.mode(entry, head), header_size, policy.mtime,
                          _TYPEFLAG[kind], link)
 
 
@@ -182,24 +196,33 @@ def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
     sink = _Sink(downstream)
     stats = TarStats()
     for name, entry in items:
-        sink.write(entry_header(name, entry, policy))
         stats.entries += 1
         if entry is None or entry.kind != FILE or not entry.size:
+            sink.write(entry_header(name, entry, policy))
             continue
         assert entry.source is not None
         remaining = entry.size
         try:  # os.open/os.read: no file object per entry (hot path on many small files)
             fd = os.open(entry.source, _O_READ)
             try:
-                while remaining > 0:
-                    chunk = os.read(fd, min(CHUNK, remaining))
-                    if not chunk:
+                # The first read also gives the bytes that decide the mode, so
+                # the header goes out after it (a short read is topped up).
+                chunk = os.read(fd, min(CHUNK, remaining))
+                while 0 < len(chunk) < min(HEAD_BYTES, remaining):
+                    more = os.read(fd, remaining - len(chunk))
+                    if not more:
                         break
+                    chunk += more
+                sink.write(entry_header(name, entry, policy, chunk[:HEAD_BYTES]))
+                while chunk:
                     if len(chunk) >= CHUNK // 4:
                         sink.write_large(chunk)
                     else:
                         sink.write(chunk)
                     remaining -= len(chunk)
+                    if remaining <= 0:
+                        break
+                    chunk = os.read(fd, min(CHUNK, remaining))
             finally:
                 os.close(fd)
         except OSError as e:
