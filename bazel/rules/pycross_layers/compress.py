@@ -40,6 +40,7 @@ from __future__ import annotations
 import os
 from typing import BinaryIO
 
+from . import contract
 from .errors import LayerError
 from .gzip_stream import (  # noqa: F401  (re-exported: the format contract and tests)
     _INFLIGHT_PER_THREAD,
@@ -50,8 +51,8 @@ from .gzip_stream import (  # noqa: F401  (re-exported: the format contract and 
 from .threaded_writer import _Plain
 from .zstd_stream import ZSTD_INSTALL_HINT, ZSTD_MAX_WORKERS, _Zstd, _zstd_module  # noqa: F401
 
-METHODS = ("gzip", "zstd", "none")
-EXTENSIONS = {"none": ".tar", "gzip": ".tar.gz", "zstd": ".tar.zst"}
+METHODS = contract.COMPRESSION_METHODS  # the default first
+EXTENSIONS = contract.COMPRESSION_EXTENSIONS
 MEDIA_TYPES = {
     "none": "application/vnd.oci.image.layer.v1.tar",
     "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
