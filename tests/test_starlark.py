@@ -8,8 +8,8 @@ import ast
 import re
 
 import pytest
-from pycross_layers.classify import regex_error
 
+from pycross_layers.classify import regex_error
 from tests.support.bazel import REPO, Bazel
 
 CASES = REPO / "bazel" / "rules" / "tests" / "validate_test.bzl"
