@@ -169,7 +169,8 @@ def write_json_atomically(path: str, data) -> None:
 
 #: Files of a complete output set: layers and layers.json. A directory holding
 #: anything else is not replaced (it is not ours to delete).
-_OUR_FILE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*\.tar(?:\.gz|\.zst)?|layers\.json)\Z")
+_EXT = "|".join(re.escape(x) for x in compress.EXTENSIONS.values())
+_OUR_FILE = re.compile(rf"(?:[A-Za-z_][A-Za-z0-9_]*(?:{_EXT})|layers\.json)\Z")
 _STAGING = ".pycross-staging-"
 _OLD = ".pycross-old-"
 
