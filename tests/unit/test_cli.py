@@ -116,7 +116,7 @@ def test_dangling_link_leaves_nothing_behind(tmp_path):
     assert not out.exists() or os.listdir(out) == []
 
 
-def test_error_mid_write_leaves_previous_layer_and_no_temp_file(tmp_path):
+def test_error_mid_write_leaves_previous_set_and_no_temp_file(tmp_path):
     from pycross_layers.classify import Classifier, compile_groups
     from pycross_layers.entries import FILE, Entry
     from pycross_layers.errors import LayerError
@@ -133,8 +133,10 @@ def test_error_mid_write_leaves_previous_layer_and_no_temp_file(tmp_path):
     with pytest.raises(LayerError, match=r"ws/f.py: .*f.py changed size while being read"):
         build_layers([entry], Classifier(compile_groups([]), "ws"), str(out), "app",
                      TarPolicy(), "gzip")
+    # All or nothing: the previous set as it was, no new layer, nothing staged beside it.
     assert (out / "app.tar.gz").read_bytes() == b"previous complete layer"
-    assert sorted(os.listdir(out)) == ["app.tar.gz", "interpreter.tar.gz", "packages.tar.gz"]
+    assert sorted(os.listdir(out)) == ["app.tar.gz"]
+    assert sorted(os.listdir(tmp_path)) == ["f.py", "o"]
 
 
 @pytest.mark.parametrize("where", ["file", "under_file"])

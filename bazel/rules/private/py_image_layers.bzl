@@ -14,6 +14,18 @@ feature-detected.
 """
 
 load(":py_image_binary.bzl", "PyImageBinaryInfo")
+load(
+    "//bazel/rules/pycross_layers:contract.bzl",
+    "COMPRESSION_EXTENSIONS",
+    "COMPRESSION_METHODS",
+    "DEFAULT_GROUPS_AFTER",
+    "DEFAULT_GROUPS_BEFORE",
+    "GROUP_NAME_CHARS",
+    "GROUP_NAME_FIRST",
+    "GROUP_NAME_MAX",
+    "MANIFEST_MAGIC",
+    "MANIFEST_VERSION",
+)
 
 PyImageLayersInfo = provider(
     doc = "The layers of a py_image_layers target and where the binary lands in the image.",
@@ -27,10 +39,8 @@ PyImageLayersInfo = provider(
     },
 )
 
-DEFAULT_GROUPS_BEFORE = ["interpreter", "packages"]
-DEFAULT_GROUPS_AFTER = ["app"]
-_EXTENSIONS = {"gzip": ".tar.gz", "none": ".tar", "zstd": ".tar.zst"}
-_IDENTIFIER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789"
+# Compression methods and extensions, default group names, the group name rule
+# and the manifest header live once, in contract.bzl: the core reads that file.
 
 def check_layer_groups(layer_groups, attr = "layer_groups"):
     """Fails the analysis on a group name that the core would reject.
@@ -40,7 +50,10 @@ def check_layer_groups(layer_groups, attr = "layer_groups"):
       attr: attribute name to cite in the message.
     """
     for name, regex in layer_groups.items():
-        if not name or name[0].isdigit() or [c for c in name.elems() if c not in _IDENTIFIER_CHARS]:
+        if len(name) > GROUP_NAME_MAX:
+            fail("%s: group name %r is %d characters long; at most %d (it becomes part of file names)" %
+                 (attr, name[:20] + "...", len(name), GROUP_NAME_MAX))
+        if not name or name[0] not in GROUP_NAME_FIRST or [c for c in name.elems() if c not in GROUP_NAME_CHARS]:
             fail("%s: group name %r is not a simple identifier (letters, digits and _, " % (attr, name) +
                  "not starting with a digit); rename it, e.g. %r" % _suggest(name))
         if name in DEFAULT_GROUPS_BEFORE + DEFAULT_GROUPS_AFTER:
@@ -50,7 +63,7 @@ def check_layer_groups(layer_groups, attr = "layer_groups"):
             fail("%s: group %r has an empty regex; give a pattern such as %r" % (attr, name, "pip_deps_" + name + "/"))
 
 def _suggest(name):
-    out = "".join([c if c in _IDENTIFIER_CHARS else "_" for c in name.elems()])
+    out = "".join([c if c in GROUP_NAME_CHARS else "_" for c in name.elems()])
     return "_" + out if (not out or out[0].isdigit()) else out
 
 def layer_order(layer_groups):
@@ -88,7 +101,7 @@ def _write_manifest(ctx, files_to_run, runfiles, group_members):
     manifest = ctx.actions.declare_file(ctx.label.name + ".manifest")
     args = ctx.actions.args()
     args.set_param_file_format("multiline")
-    args.add("pycross-image-manifest\t1")
+    args.add("%s\t%s" % (MANIFEST_MAGIC, MANIFEST_VERSION))
     args.add("workspace\t" + ctx.workspace_name)
     exe = files_to_run.executable
     args.add("launcher\t%s\t%s" % (exe.basename, exe.path))
@@ -152,7 +165,7 @@ def _py_image_layers_impl(ctx):
     layers = []
     outputs = {}
     for group in layer_order(order):
-        out = ctx.actions.declare_file("%s.%s_layer%s" % (ctx.label.name, group, _EXTENSIONS[ctx.attr.compress]))
+        out = ctx.actions.declare_file("%s.%s_layer%s" % (ctx.label.name, group, COMPRESSION_EXTENSIONS[ctx.attr.compress]))
         unused = ctx.actions.declare_file("%s.%s_layer.unused" % (ctx.label.name, group))
         args = ctx.actions.args()
         args.add("--only", group)
@@ -203,8 +216,8 @@ with its parent directories; mtime, owner and modes are fixed.
         "compress": attr.string(
             doc = "Layer compression: `gzip` (level 6), `zstd` (needs a zstd module in the " +
                   "exec Python) or `none`.",
-            default = "gzip",
-            values = ["gzip", "zstd", "none"],
+            default = COMPRESSION_METHODS[0],
+            values = COMPRESSION_METHODS,
         ),
         "group_order": attr.string_list(
             doc = "Every custom group's name in image order (first match wins), when " +

@@ -66,6 +66,11 @@ def check_compress(flavour, compress, allowed):
 def regex_error(regex):
     """A Python `re` syntax error Starlark can see without a regex engine, or None.
 
+    Also refuses a nested quantifier: a group that holds `*`, `+` or `{` and is
+    itself repeated with `*`, `+` or `{` (`(a+)+`, `(?:x*y)*`) can backtrack for
+    an exponential time and hang the build. The core refuses the same patterns
+    (`nested_quantifier` in pycross_layers/classify.py, the same scan).
+
     Args:
       regex: the pattern.
 
@@ -76,6 +81,7 @@ def regex_error(regex):
     i = 0
     n = len(regex)
     prev = ""  # "" at the start, "(" after an open group, "|" after an alternation
+    quantified = []  # per open group: whether it holds a quantifier
     for _ in range(n + 1):
         if i >= n:
             break
@@ -113,10 +119,20 @@ def regex_error(regex):
                 return "`%s` at position %d has nothing to repeat" % (c, i)
         if c == "(":
             depth += 1
+            quantified.append(False)
         elif c == ")":
             depth -= 1
             if depth < 0:
                 return "`)` at position %d has no matching `(`" % i
+            inner = quantified.pop()
+            if inner and i + 1 < n and regex[i + 1] in "*+{":
+                return ("nested quantifier: the group closed at position %d repeats a pattern " +
+                        "that is itself repeated (like `(a+)+`), which can backtrack for ever; " +
+                        "repeat once, e.g. `a+` instead of `(a+)+`") % i
+            if inner and quantified:
+                quantified[-1] = True
+        elif c in "*+{" and prev != "(" and quantified:
+            quantified[-1] = True
         prev = c if c in "(|" else "x"
         i += 1
     if depth > 0:

@@ -28,14 +28,16 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from . import contract
 from .errors import LayerError
 
-INTERPRETER = "interpreter"
-PACKAGES = "packages"
-APP = "app"
-RESERVED = (INTERPRETER, PACKAGES, APP)
+INTERPRETER, PACKAGES = contract.DEFAULT_GROUPS_BEFORE
+(APP,) = contract.DEFAULT_GROUPS_AFTER
+RESERVED = (*contract.DEFAULT_GROUPS_BEFORE, *contract.DEFAULT_GROUPS_AFTER)
+NAME_MAX = contract.GROUP_NAME_MAX
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NAME = re.compile(
+    f"[{re.escape(contract.GROUP_NAME_FIRST)}][{re.escape(contract.GROUP_NAME_CHARS)}]*\\Z")
 # An optional bzlmod canonical prefix ending in '~' or '+', then the apparent name.
 _CANONICAL = r"(?:[^/]*[~+])?"
 _CPU = r"(?:x86_64|aarch64|arm64|armv7|i[3-6]86|ppc64le|s390x|riscv64)"
@@ -74,11 +76,71 @@ def without_canonical_prefix(path: str) -> str | None:
     return path[m.end():] if m else None
 
 
+def nested_quantifier(regex: str) -> str | None:
+    """Why ``regex`` risks catastrophic backtracking, or None.
+
+    A group that holds a quantifier (``*``, ``+``, ``{``) and is itself
+    repeated with ``*``, ``+`` or ``{`` -- ``(a+)+``, ``(?:x*y)*``, ``(a|b+){2,}``
+    -- can take exponential time on a path that almost matches, which would hang
+    the build. Such a pattern is refused; write the repetition once (``a+``).
+    The same scan as ``regex_error`` in bazel/rules/private/validate.bzl.
+    """
+    quantified = []  # per open group: whether a quantifier was seen inside
+    i, n = 0, len(regex)
+    prev = ""
+    while i < n:
+        c = regex[i]
+        if c == "\\":
+            i += 2
+            prev = "x"
+            continue
+        if c == "[":
+            j = i + 1
+            if j < n and regex[j] == "^":
+                j += 1
+            if j < n and regex[j] == "]":
+                j += 1
+            while j < n and regex[j] != "]":
+                j += 2 if regex[j] == "\\" else 1
+            i = j + 1
+            prev = "x"
+            continue
+        if c == "(":
+            quantified.append(False)
+        elif c == ")":
+            inner = quantified.pop() if quantified else False
+            if inner and i + 1 < n and regex[i + 1] in "*+{":
+                return (f"nested quantifier: the group closed at position {i} repeats a "
+                        "pattern that is itself repeated (like `(a+)+`), which can backtrack "
+                        "for ever; repeat once, e.g. `a+` instead of `(a+)+`")
+            if inner and quantified:
+                quantified[-1] = True
+        elif c in "*+{" and prev != "(" and quantified:
+            quantified[-1] = True
+        prev = c
+        i += 1
+    return None
+
+
+def regex_error(regex: str) -> str | None:
+    """What is wrong with a group regex (invalid, or a nested quantifier), or None."""
+    try:
+        re.compile(regex)
+    except re.error as e:
+        return str(e)
+    return nested_quantifier(regex)
+
+
 def compile_groups(pairs: Iterable[tuple[str, str | None]]) -> list[Group]:
     """Validates and compiles custom groups, keeping their order."""
     groups: list[Group] = []
     seen = set()
     for name, regex in pairs:
+        if len(name) > NAME_MAX:
+            raise LayerError(
+                f"layer group name {name[:20]!r}... is {len(name)} characters long; at most "
+                f"{NAME_MAX} (it becomes part of file names)"
+            )
         if not _NAME.match(name):
             raise LayerError(
                 f"layer group name {name!r} is not a simple identifier "
@@ -99,6 +161,9 @@ def compile_groups(pairs: Iterable[tuple[str, str | None]]) -> list[Group]:
             pattern = re.compile(regex)
         except re.error as e:
             raise LayerError(f"layer group {name!r}: invalid regex {regex!r}: {e}") from None
+        nested = nested_quantifier(regex)
+        if nested:
+            raise LayerError(f"layer group {name!r}: regex {regex!r} is refused: {nested}")
         groups.append(Group(name, pattern))
     return groups
 

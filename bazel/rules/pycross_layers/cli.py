@@ -1,11 +1,17 @@
-"""Command line: ``pycross-image layers`` (users), ``pycross-image layer`` (the Bazel
-action, one group per run) and ``pycross-image migrate`` (the migrator)."""
+"""Command line of the core: ``layers`` (users), ``layer`` (the Bazel action, one group
+per run) and ``show``. ``python -m pycross_layers`` runs it; the ``pycross-image``
+command (``pycross_image_cli``) adds ``migrate`` on top.
+
+Every failure is one line on stderr and exit code 2 (130 on SIGINT, 143 on
+SIGTERM), never a traceback and never a half-written output."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -23,7 +29,7 @@ from .layers import (
 )
 from .manifest import parse_manifest
 from .rundir import read_runfiles_dir
-from .tarball import TarPolicy
+from .tarball import TarPolicy, check_mtime
 
 PROG = "pycross-image"
 
@@ -80,9 +86,6 @@ def _parser() -> argparse.ArgumentParser:
                           description="Summarise layer tars (.tar, .tar.gz, .tar.zst).")
     show.add_argument("files", nargs="+", metavar="LAYER")
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-    sub.add_parser("migrate", help="rewrite BUILD files from rules_docker to rules_oci "
-                                   "(see `pycross-image migrate --help`)", add_help=False)
     return parser
 
 
@@ -157,24 +160,58 @@ def _run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "migrate":
-        from migrate.cli import main as migrate_main  # only the migrator needs libcst
+class Terminated(BaseException):
+    """SIGTERM, raised on the main thread so cleanup (``finally``) runs."""
 
-        return migrate_main(argv[1:])
-    args = _parser().parse_args(argv)
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuses, before any work, what would otherwise fail half-way."""
+    for key, value in sorted(vars(args).items()):
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, str) and "\0" in v:
+                flag = "--" + key.replace("_", "-") if key != "files" else "LAYER"
+                raise LayerError(f"{flag} {v!r}: a path or value must not contain a NUL "
+                                 "character")
+    if hasattr(args, "mtime"):
+        check_mtime(args.mtime)
+
+
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    parser.prog = prog
+    args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        _check_args(args)
         if args.command == "layers":
             return _run_layers(args)
         if args.command == "show":
             return _run_show(args)
         return _run_layer(args)
     except LayerError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a failure no check above foresaw: still one line
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"{prog}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return LayerError.exit_code
     except KeyboardInterrupt:
+        print(f"{prog}: interrupted; the output is unchanged", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{prog}: terminated; the output is unchanged", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -178,6 +178,34 @@ class Collector:
                                  "(its target is not in the runfiles)")
 
 
+def check_tree(entries: Iterable[Entry]) -> None:
+    """One path, one kind: a file or a link at a path that is also a directory (an
+    entry below it) is a conflict, as is any entry below a kept symlink.
+
+    Entries are compared across layers too: every layer writes its own parents.
+    """
+    by_path: dict[str, Entry] = {}
+    for e in entries:
+        old = by_path.get(e.path)
+        if old is not None and old.kind != e.kind:
+            raise LayerError(f"conflict at {e.path}: {old.origin or old.source} makes it a "
+                             f"{old.kind}, {e.origin or e.source} a {e.kind}")
+        if old is None or e.kind != DIR:
+            by_path[e.path] = e
+    checked: set[str] = set()
+    for path, e in by_path.items():
+        parent = path.rpartition("/")[0]
+        while parent and parent not in checked:
+            checked.add(parent)
+            above = by_path.get(parent)
+            if above is not None and above.kind != DIR:
+                what = "declared symlink" if above.kind == SYMLINK else "file"
+                raise LayerError(
+                    f"conflict at {parent}: {above.origin or above.source} makes it a {what}, "
+                    f"but {e.origin or e.source} puts {path} below it")
+            parent = parent.rpartition("/")[0]
+
+
 def resolve_link(link_path: str, target: str) -> str:
     """The normalised path a relative link at ``link_path`` points to."""
     parts = link_path.split("/")[:-1]

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
+import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
 from . import compress
 from .classify import Classifier
-from .entries import DIR, Entry
+from .entries import DIR, Entry, check_tree
 from .errors import LayerError
 from .tarball import TarPolicy, write_tar
 
@@ -44,7 +49,12 @@ def normalise_root(root: str) -> str:
 
 
 def assign(entries: Iterable[Entry], classifier: Classifier) -> dict[str, list[Entry]]:
-    """Every entry in exactly one group; all groups present, possibly empty."""
+    """Every entry in exactly one group; all groups present, possibly empty.
+
+    Fails on conflicting entries (see ``check_tree``) before any layer is written.
+    """
+    entries = list(entries)
+    check_tree(entries)
     groups: dict[str, list[Entry]] = {name: [] for name in classifier.order}
     for e in entries:
         groups[classifier.classify(e.runfiles_path)].append(e)
@@ -96,7 +106,7 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
     except OSError as e:
-        raise LayerError(f"cannot write to {directory}: {e.strerror}") from None
+        raise write_error(directory, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -108,15 +118,35 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
         raise
 
 
+def write_error(path: str, e: OSError) -> LayerError:
+    """One line for a failed write: what, where, and the fix for a full disk."""
+    what = e.strerror or str(e)
+    hint = ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT if hasattr(errno, "EDQUOT") else -1):
+        hint = "; free space on that file system or write elsewhere"
+    elif e.errno == errno.EFBIG:
+        hint = "; the file system or a ulimit (ulimit -f) caps the file size"
+    elif e.errno == errno.ENAMETOOLONG:
+        hint = "; choose a shorter output path"
+    return LayerError(f"cannot write {path}: {what}{hint}")
+
+
 def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, policy: TarPolicy,
                 method: str, level: int | None = None,
-                threads: int | None = None) -> LayerResult:
-    """Writes one layer to ``path`` atomically (temporary name, then rename)."""
-    with atomic_output(path) as raw:
-        out = _CountingFile(raw, hashing=method != "none")
-        stream = compress.open_writer(out, method, level, threads)
-        stats = write_tar(stream, layer_items(entries, root), policy)
-        stream.close()
+                threads: int | None = None, shown: str | None = None) -> LayerResult:
+    """Writes one layer to ``path`` atomically (temporary name, then rename).
+
+    A failed write (full disk, file too large, name too long) is a LayerError
+    naming ``shown`` (default: ``path``).
+    """
+    try:
+        with atomic_output(path) as raw:
+            out = _CountingFile(raw, hashing=method != "none")
+            stream = compress.open_writer(out, method, level, threads)
+            stats = write_tar(stream, layer_items(entries, root), policy)
+            stream.close()
+    except OSError as e:
+        raise write_error(shown or path, e) from None
     return LayerResult(
         name=name,
         file=os.path.basename(path),
@@ -137,25 +167,148 @@ def write_json_atomically(path: str, data) -> None:
         f.write(text.encode("utf-8"))
 
 
+#: Files of a complete output set: layers and layers.json. A directory holding
+#: anything else is not replaced (it is not ours to delete).
+_EXT = "|".join(re.escape(x) for x in compress.EXTENSIONS.values())
+_OUR_FILE = re.compile(rf"(?:[A-Za-z_][A-Za-z0-9_]*(?:{_EXT})|layers\.json)\Z")
+_STAGING = ".pycross-staging-"
+_OLD = ".pycross-old-"
+
+
+def _check_replaceable(out_dir: str, shown: str) -> bool:
+    """Whether ``out_dir`` exists; fails if it holds files this tool did not write."""
+    try:
+        names = os.listdir(out_dir)
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        raise LayerError(f"--out {shown}: not a directory") from None
+    except OSError as e:
+        raise LayerError(f"--out {shown}: cannot read directory: {e.strerror}") from None
+    foreign = sorted(n for n in names if not _OUR_FILE.match(n))
+    if foreign:
+        raise LayerError(
+            f"--out {shown}: holds files pycross-image did not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); it replaces the whole directory, so give "
+            "an empty or new one")
+    return True
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swaps two paths atomically (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError, ImportError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # file system or kernel lacks it
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (are blocked) while the finished set is swapped in."""
+    held = (signal.SIGINT, signal.SIGTERM)
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not \
+            threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def _parent_lock(parent: str) -> Iterator[None]:
+    """An exclusive flock on the output's parent directory: swaps never interleave."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the renames alone
+        yield
+        return
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _swap_in(staging: str, out_dir: str) -> None:
+    """Makes ``staging`` the new ``out_dir``: the old complete set, or the new one, never
+    a mix. With RENAME_EXCHANGE there is no moment without ``out_dir``."""
+    parent = os.path.dirname(out_dir)
+    with _signals_held(), _parent_lock(parent):
+        if not _check_replaceable(out_dir, out_dir):
+            os.rename(staging, out_dir)
+            return
+        if _exchange(staging, out_dir):
+            shutil.rmtree(staging)  # now holds the previous set
+            return
+        old = tempfile.mkdtemp(prefix=_OLD, dir=parent)
+        try:
+            os.rename(out_dir, os.path.join(old, "set"))
+            try:
+                os.rename(staging, out_dir)
+            except OSError:
+                os.rename(os.path.join(old, "set"), out_dir)  # put the previous set back
+                raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def build_layers(entries: Sequence[Entry], classifier: Classifier, out_dir: str, root: str,
                  policy: TarPolicy, method: str, level: int | None = None,
                  threads: int | None = None) -> list[LayerResult]:
-    """Writes ``<group>.tar[.gz|.zst]`` for every group and ``layers.json`` into ``out_dir``."""
+    """Writes ``<group>.tar[.gz|.zst]`` for every group and ``layers.json`` as ``out_dir``.
+
+    All or nothing: the set is written into a staging directory next to ``out_dir``
+    and swapped in whole, so a failed or interrupted run leaves the previous
+    complete set (or no directory) and no temporary files. Concurrent runs into one
+    directory each stage on their own; their swaps are serialised by a lock.
+    """
     if method not in compress.METHODS:
         raise LayerError(f"unknown compression {method!r}: choose one of "
                          f"{', '.join(compress.METHODS)}")
+    shown, out_dir = out_dir, os.path.abspath(out_dir)
+    parent = os.path.dirname(out_dir)
+    _check_replaceable(out_dir, shown)
     try:
-        os.makedirs(out_dir, exist_ok=True)
+        os.makedirs(parent, exist_ok=True)
     except OSError as e:
-        raise LayerError(f"--out {out_dir}: cannot create directory: {e.strerror}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise LayerError(f"--out {out_dir}: directory is not writable")
+        raise LayerError(f"--out {shown}: cannot create directory: {e.strerror}") from None
+    if not os.access(parent, os.W_OK):
+        raise LayerError(f"--out {shown}: its parent directory is not writable")
     groups = assign(entries, classifier)
-    results = []
-    for name in classifier.order:
-        path = os.path.join(out_dir, name + compress.EXTENSIONS[method])
-        results.append(write_layer(path, name, groups[name], root, policy, method, level,
-                                   threads))
-    write_json_atomically(os.path.join(out_dir, "layers.json"),
-                          {"layers": [asdict(r) for r in results]})
+    try:
+        staging = tempfile.mkdtemp(prefix=_STAGING, dir=parent)
+    except OSError as e:
+        raise LayerError(f"--out {shown}: cannot create directory: {e.strerror}") from None
+    try:
+        results = []
+        for name in classifier.order:
+            path = os.path.join(staging, name + compress.EXTENSIONS[method])
+            results.append(write_layer(path, name, groups[name], root, policy, method, level,
+                                       threads, shown=os.path.join(shown, os.path.basename(path))))
+        try:
+            write_json_atomically(os.path.join(staging, "layers.json"),
+                                  {"layers": [asdict(r) for r in results]})
+            os.chmod(staging, 0o755)
+            _swap_in(staging, out_dir)
+        except OSError as e:
+            raise write_error(shown, e) from None
+    finally:
+        with _signals_held():  # a second Ctrl-C must not leave half a staging directory
+            if os.path.lexists(staging):
+                shutil.rmtree(staging, ignore_errors=True)
     return results

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
+from . import contract
 from .entries import (
     SYMLINK,
     Collector,
@@ -35,9 +36,8 @@ from .entries import (
 from .errors import LayerError
 from .rundir import walk_tree
 
-MAGIC = "pycross-image-manifest"
-_FIELDS = {"launcher": 3, "file": 3, "link": 3, "rootfile": 3, "rootlink": 3, "empty": 2,
-           "member": 3, "workspace": 2, MAGIC: 2}
+MAGIC = contract.MANIFEST_MAGIC
+_FIELDS = {**contract.MANIFEST_FIELDS, MAGIC: 2}
 
 
 @dataclass
@@ -97,11 +97,13 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
     records = []
     for number, line in enumerate(lines, 1):
         origin = f"{path}:{number}"
+        if "\0" in line:
+            raise LayerError(f"{origin}: a manifest line must not contain a NUL character")
         parts = line.split("\t")
         if parts[0] not in _FIELDS or len(parts) != _FIELDS[parts[0]] or not all(parts):
             raise LayerError(f"{origin}: cannot parse manifest line {line!r}")
         records.append((origin, parts))
-    if not records or records[0][1] != [MAGIC, "1"]:
+    if not records or records[0][1] != [MAGIC, contract.MANIFEST_VERSION]:
         raise LayerError(f"{path}: not a pycross-image manifest (first line must be "
                          f"'{MAGIC}\\t1')")
     workspace = next((p[1] for _, p in records if p[0] == "workspace"), None)

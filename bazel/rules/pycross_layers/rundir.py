@@ -21,7 +21,8 @@ def _join(prefix: str, name: str) -> str:
 
 
 def walk_tree(
-    host_dir: str, image_prefix: str, rf_prefix: str, _stack: list[str] | None = None
+    host_dir: str, image_prefix: str, rf_prefix: str, _stack: list[str] | None = None,
+    _read_through: str | None = None,
 ) -> Iterator[Entry]:
     """Yields entries for everything below ``host_dir``.
 
@@ -29,6 +30,9 @@ def walk_tree(
       host_dir: the directory to read.
       image_prefix: image path (below the root) that ``host_dir`` maps to.
       rf_prefix: runfiles path that ``host_dir`` maps to ('' for the runfiles root).
+      _read_through: runfiles path of the innermost directory read through an absolute
+        link, if any: a relative link below it must stay inside it, since above it
+        the host tree and the image differ.
     """
     stack = _stack if _stack is not None else []
     real = os.path.realpath(host_dir)
@@ -46,10 +50,10 @@ def walk_tree(
         rf_path = _join(rf_prefix, name)
         st = child.stat(follow_symlinks=False)  # one lstat per entry, reused below
         if stat.S_ISLNK(st.st_mode):
-            yield from _link(host, image_path, rf_path, stack)
+            yield from _link(host, image_path, rf_path, stack, _read_through)
         elif stat.S_ISDIR(st.st_mode):
             yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
-            yield from walk_tree(host, image_path, rf_path, stack)
+            yield from walk_tree(host, image_path, rf_path, stack, _read_through)
         elif stat.S_ISREG(st.st_mode):
             yield file_entry(image_path, rf_path, host, origin=host, st=st)
         else:
@@ -58,7 +62,8 @@ def walk_tree(
     stack.pop()
 
 
-def _link(host: str, image_path: str, rf_path: str, stack: list[str]) -> Iterator[Entry]:
+def _link(host: str, image_path: str, rf_path: str, stack: list[str],
+          read_through: str | None = None) -> Iterator[Entry]:
     target = os.readlink(host)
     try:
         st = os.stat(host)
@@ -66,13 +71,17 @@ def _link(host: str, image_path: str, rf_path: str, stack: list[str]) -> Iterato
         raise LayerError(f"{host}: dangling symlink (-> {target})") from None
     if not target.startswith("/"):
         check_link_target(rf_path, target, origin=host)
+        if read_through is not None:  # checked against the directory read through, too
+            check_link_target(rf_path[len(read_through) + 1:], target,
+                              origin=f"{host} (below {read_through}, read through an "
+                                     "absolute link; it must stay inside that directory)")
         yield Entry(path=image_path, kind=SYMLINK, runfiles_path=rf_path, target=target,
                     origin=host)
         return
     # An absolute link points into the execroot or a cache: read through it.
     if stat.S_ISDIR(st.st_mode):
         yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
-        yield from walk_tree(host, image_path, rf_path, stack)
+        yield from walk_tree(host, image_path, rf_path, stack, rf_path)
     else:
         yield file_entry(image_path, rf_path, host, origin=host)
 

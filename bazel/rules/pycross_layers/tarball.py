@@ -29,6 +29,19 @@ BLOCK = 512
 CHUNK = 1 << 20
 _TYPEFLAG = {FILE: b"0", SYMLINK: b"2", DIR: b"5"}
 _MAX_USTAR_SIZE = 0o77777777777
+#: An mtime must fit the 11 octal digits of a ustar header (no PAX or base-256 times:
+#: they would change the bytes of every layer for no gain).
+MTIME_LIMIT = 8**11
+
+
+def check_mtime(mtime) -> int:
+    """Refuses an mtime a ustar header cannot hold: negative, or 8**11 and above."""
+    if isinstance(mtime, bool) or not isinstance(mtime, int):
+        raise LayerError(f"--mtime {mtime!r}: must be an integer number of seconds")
+    if not 0 <= mtime < MTIME_LIMIT:
+        raise LayerError(f"--mtime {mtime}: must be 0..{MTIME_LIMIT - 1} (seconds since the "
+                         "epoch; a tar header holds 11 octal digits)")
+    return mtime
 _O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _EXEC_MAGIC = (b"#!", b"\x7fELF")
 HEAD_BYTES = 4  # the longest of _EXEC_MAGIC: all a file's mode depends on
@@ -48,6 +61,9 @@ class TarPolicy:
     exec_mode: int = 0o755
     file_mode: int = 0o644
     link_mode: int = 0o777
+
+    def __post_init__(self) -> None:
+        check_mtime(self.mtime)
 
     def mode(self, entry: Entry | None, head: bytes = b"") -> int:
         """``head``: a file's first bytes (at least HEAD_BYTES of them, unless

@@ -1,7 +1,8 @@
 """Unit tests of the loading-time regex check (bazel/rules/private/validate.bzl).
 
-Every pattern here is also given to Python's `re` by tests/test_starlark.py,
-which asserts that Starlark and Python agree on which ones are invalid.
+Every pattern here is also given to the core's check (Python's `re` plus the
+nested-quantifier refusal, `pycross_layers.classify.regex_error`) by
+tests/test_starlark.py, which asserts that Starlark and Python agree.
 """
 
 load("@bazel_skylib//lib:unittest.bzl", "asserts", "unittest")
@@ -19,10 +20,17 @@ VALID = [
     "x{2,3}",
     "(a|b)*",
     "a|b",
+    "(a+)?",
+    "(a[+])+",
+    "(a\\+)+",
+    "a+b*",
 ]
 
-# Patterns Python's re.compile rejects, with a part of the message.
+# Patterns the core rejects, with a part of the message.
 INVALID = {
+    "(a+)+$": "nested quantifier",
+    "(?:pip_deps_[a-z]*/)*": "nested quantifier",
+    "(a|b+){2,}": "nested quantifier",
     "pip_deps_(torch/": "never closed",
     "pip_deps_torch)/": "no matching",
     "[abc": "never closed",
