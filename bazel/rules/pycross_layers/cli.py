@@ -1,5 +1,6 @@
 """Command line: ``pycross-image layers`` (users), ``pycross-image layer`` (the Bazel
-action, one group per run) and ``pycross-image migrate`` (the migrator)."""
+action, one group per run), ``pycross-image migrate`` (the migrator) and
+``pycross-image diff`` (compare two images)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="rewrite BUILD files from rules_docker to rules_oci "
                                    "(see `pycross-image migrate --help`)", add_help=False)
+    sub.add_parser("diff", help="compare two images' filesystems and configs "
+                                "(see `pycross-image diff --help`)", add_help=False)
     return parser
 
 
@@ -156,6 +159,10 @@ def _run_show(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "diff":
+        from imagediff.cli import main as diff_main  # lazy: the core stays stdlib-only
+
+        return diff_main(argv[1:])
     if argv and argv[0] == "migrate":
         from migrate.cli import main as migrate_main  # only the migrator needs libcst
 
