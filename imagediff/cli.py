@@ -13,8 +13,7 @@ from typing import TextIO
 
 from imagediff import compare, render
 from imagediff.errors import BadInput
-from imagediff.load import load
-from imagediff.merge import merge
+from imagediff.merge import read_image
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 PROG = "pycross-image diff"
@@ -49,11 +48,11 @@ def diff_images(ref_a: str, ref_b: str, mapping: compare.PathMap = (),
                 ) -> list[compare.Difference]:
     """The differences between two images. Raises :class:`BadInput`, ValueError (options)."""
     patterns = compare.compile_ignores(ignores)
-    with load(ref_a, platform) as image_a, load(ref_b, platform) as image_b:
-        configs = compare.compare_configs(image_a.config, image_b.config, mapping)
-        files_a = compare.map_files(merge(image_a.layers), mapping)
-        files_b = merge(image_b.layers)
-    return compare.drop_ignored(configs + compare.compare_files(files_a, files_b), patterns)
+    image_a = read_image(ref_a, platform)
+    image_b = read_image(ref_b, platform)
+    configs = compare.compare_configs(image_a.config, image_b.config, mapping)
+    files = compare.compare_files(compare.map_files(image_a.files, mapping), image_b.files)
+    return compare.drop_ignored(configs + files, patterns)
 
 
 def run(args: argparse.Namespace, stdout: TextIO) -> int:

@@ -19,10 +19,10 @@ import posixpath
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any, Callable
 
 from imagediff.errors import BadInput
-from imagediff.load import Layer
+from imagediff.load import Layer, load
 
 CHUNK = 1 << 20
 WHITEOUT = ".wh."
@@ -104,9 +104,14 @@ def normalise(name: str) -> str:
 class Filesystem:
     """The merged view: path -> :class:`Entry`, with a children index for subtrees."""
 
-    def __init__(self) -> None:
+    def __init__(self, capture: Callable[[str], bool] | None = None,
+                 capture_limit: int = 1 << 20) -> None:
         self.entries: dict[str, Entry] = {}
         self.children: dict[str, set[str]] = {}
+        # contents of a few small files the caller asks for (e.g. launcher scripts)
+        self.capture = capture
+        self.capture_limit = capture_limit
+        self.captured: dict[str, bytes] = {}
 
     def _ensure_parents(self, path: str) -> None:
         parent = posixpath.dirname(path)
@@ -203,6 +208,9 @@ class Filesystem:
             raise ValueError(f"{path}: unsupported tar entry type {member.type!r}")
         digest = hashlib.sha256()
         size = 0
+        keep: list[bytes] | None = None
+        if self.capture is not None and member.size <= self.capture_limit and self.capture(path):
+            keep = []
         stream = tar.extractfile(member)
         if stream is not None:
             while True:
@@ -211,6 +219,10 @@ class Filesystem:
                     break
                 size += len(chunk)
                 digest.update(chunk)
+                if keep is not None:
+                    keep.append(chunk)
+        if keep is not None:
+            self.captured[path] = b"".join(keep)
         return Entry("file", mode, uid, gid, size=size, digest="sha256:" + digest.hexdigest())
 
 
@@ -220,4 +232,29 @@ def merge(layers: Iterable[Layer]) -> dict[str, Entry]:
     for layer in layers:
         fs.apply(layer)
     return fs.entries
+
+
+@dataclass
+class ReadImage:
+    """An image read through: its config, its merged files, the captured contents."""
+
+    config: dict[str, Any]
+    files: dict[str, Entry]
+    captured: dict[str, bytes]
+
+
+def read_image(ref: str, platform: str | None = None,
+               capture: Callable[[str], bool] | None = None) -> ReadImage:
+    """Loads and merges ``ref``; keeps the bytes of the small files ``capture`` selects
+    (only those whose final content they are)."""
+    with load(ref, platform) as image:
+        fs = Filesystem(capture)
+        for layer in image.layers:
+            fs.apply(layer)
+    captured = {}
+    for path, data in fs.captured.items():
+        entry = fs.entries.get(path)
+        if entry is not None and entry.digest == "sha256:" + hashlib.sha256(data).hexdigest():
+            captured[path] = data
+    return ReadImage(image.config, fs.entries, captured)
 

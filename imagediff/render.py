@@ -39,9 +39,9 @@ def table(diffs: Sequence[Difference], name_a: str = "A", name_b: str = "B") -> 
     rows = [("", "path / config key", "field", "A", "B")]
     for d in diffs:
         rows.append((SIGN[d.change], d.what, d.field, _cell(d.a), _cell(d.b)))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * max(1, len(rows[0][4])))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"A = {name_a}")
     lines.append(f"B = {name_b}")
     lines.append(summary(diffs))
