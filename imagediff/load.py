@@ -107,8 +107,8 @@ class _TarStore(_Store):
         try:
             self.tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
             members = self.tar.getmembers()
-        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            raise BadInput(label, f"not a tar archive or a directory ({exc})") from None
+        except (tarfile.TarError, EOFError, OSError, ValueError):
+            raise BadInput(label, "not a tar archive or a directory") from None
         self.members = {_norm(m.name): m for m in members}
 
     def _member(self, name: str, depth: int = 0) -> tarfile.TarInfo | None:
