@@ -2,7 +2,8 @@
 
 Exit codes: 0 files changed (or would be, with --diff); 1 --check found work;
 2 at least one file or target could not be migrated (all others still
-processed); 3 nothing to change.
+processed); 3 nothing to change. With --verify: 0 every image is the same,
+1 an image differs, 2 a build or the migration failed.
 """
 
 from __future__ import annotations
@@ -60,16 +61,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-j", "--jobs", type=int, default=0,
                         help="processes to parse with (default: the number of cores)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary")
+    verify = parser.add_argument_group(
+        "verify", "--verify: build each selected py3_image's :NAME.tar with Bazel, migrate, "
+        "build :NAME.tarball, compare the two images (pycross-image diff) and print per target "
+        "`same` or the differences; exit 1 on any. The migrated files stay only when all are "
+        "the same (or with --keep). Bazel flags: --bazel-flag=... or everything after `--`.")
+    mode.add_argument("--verify", action="store_true",
+                      help="migrate, and check the rebuilt images equal the old ones")
+    verify.add_argument("--keep", action="store_true",
+                        help="keep the migrated files even when the images differ")
+    verify.add_argument("--bazel", default="bazel", metavar="PATH",
+                        help="the Bazel to build with (default: bazel on PATH)")
+    verify.add_argument("--bazel-flag", action="append", default=[], metavar="FLAG",
+                        help="a flag for bazel build/cquery/info (repeatable)")
+    verify.add_argument("--bazel-startup-flag", action="append", default=[], metavar="FLAG",
+                        help="a Bazel startup flag, e.g. --output_base=DIR (repeatable)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    passthrough: list[str] = []
+    if "--" in argv:  # everything after `--` goes to Bazel (with --verify)
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for usage errors
         return int(exc.code or 0)
     try:
+        if args.verify:
+            return _verify(args, args.bazel_flag + passthrough)
+        if passthrough:
+            return _fail(sys.stderr, "arguments after `--` are Bazel flags, for --verify only")
         return run(args, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         print("migrate: interrupted; files already written are complete", file=sys.stderr)
@@ -77,6 +102,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
         print(f"migrate: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_NOT_MIGRATED
+
+
+def _verify(args: argparse.Namespace, bazel_flags: list[str]) -> int:
+    from migrate import verify  # imagediff is only needed here
+
+    cwd = Path.cwd()
+    first = args.targets[0]
+    start = cwd if first.startswith(("//", "@")) else (cwd / first)
+    root = find.find_root(start) if start.exists() else None
+    if root is None:
+        return _fail(sys.stderr, f"{first}: no workspace found")
+    return verify.run(run, args, root, bazel_flags, sys.stdout, sys.stderr)
 
 
 def _fail(stderr: TextIO, message: str) -> int:

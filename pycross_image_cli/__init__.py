@@ -1,7 +1,8 @@
 """The ``pycross-image`` command: dispatches to the layering core and the migrator.
 
 ``layers``, ``layer`` and ``show`` run ``pycross_layers`` (standard library only);
-``migrate`` runs the ``migrate`` package (needs libcst). The core never imports
+``migrate`` runs the ``migrate`` package (needs libcst), ``diff`` the ``imagediff``
+package (compares two images). The core never imports
 this package or the migrator, so it stays a stand-alone Bazel action tool.
 """
 
@@ -20,6 +21,7 @@ commands:
   layers    write one tar per layer and layers.json
   show      print entries, bytes and digests of layer files
   migrate   rewrite BUILD files from rules_docker to rules_oci
+  diff      compare two images' filesystems and configs
   layer     (the Bazel action) write the tar of one group
 
 `{PROG} COMMAND --help` describes a command.
@@ -37,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         from migrate.cli import main as migrate_main  # only the migrator needs libcst
 
         return migrate_main(argv[1:])
+    if command == "diff":
+        from imagediff.cli import main as diff_main
+
+        return diff_main(argv[1:])
     if command in ("-h", "--help"):
         print(USAGE, end="")
         return 0
