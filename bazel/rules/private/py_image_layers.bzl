@@ -13,7 +13,6 @@ differ (`File.is_symlink`, `FilesToRunProvider.repo_mapping_manifest`) are
 feature-detected.
 """
 
-load(":py_image_binary.bzl", "PyImageBinaryInfo")
 load(
     "//bazel/rules/pycross_layers:contract.bzl",
     "COMPRESSION_EXTENSIONS",
@@ -26,6 +25,7 @@ load(
     "MANIFEST_MAGIC",
     "MANIFEST_VERSION",
 )
+load(":py_image_binary.bzl", "PyImageBinaryInfo")
 
 PyImageLayersInfo = provider(
     doc = "The layers of a py_image_layers target and where the binary lands in the image.",
