@@ -26,7 +26,8 @@ LOAD = re.compile(r'load\(\s*"([^"]+)"((?:\s*,\s*(?:\w+\s*=\s*)?"[^"]*")*)\s*,?\
 # BUILD text a repository rule writes; prose in docstrings does not.
 CALL = re.compile(r"^[ \t]*({})\(".format("|".join(PY_RULES)), re.M)
 NATIVE = re.compile(r"native\.py_\w+")
-REPO_REF = re.compile(r'"@(\w[\w.~+-]*)//')
+REPO_REF = re.compile(r'(?<!\\)"@(\w[\w.~+-]*)//')
+DOCSTRING = re.compile(r'"""(?:.|\n)*?"""')
 # Bazel's own repositories, and the one users of docker.bzl declare in WORKSPACE.
 NOT_DEPS = {"bazel_tools", "local_config_platform", "pycross_image", "io_bazel_rules_docker"}
 DOCKER_FILES = {"bazel/rules/docker.bzl", "bazel/rules/private/py_image_docker.bzl",
@@ -104,7 +105,8 @@ def test_module_declares_every_repository_its_files_use():
     for path in starlark_files("bazel"):
         if rel(path) in DOCKER_FILES:
             continue  # WORKSPACE-only; its repositories come from rules_docker's macros
-        for name in REPO_REF.findall(path.read_text()):
+        code = DOCSTRING.sub('""', path.read_text())  # examples in docs are not uses
+        for name in REPO_REF.findall(code):
             used.setdefault(name, []).append(rel(path))
     missing = {n: files for n, files in used.items() if n not in NOT_DEPS and n not in deps}
     assert not missing, f"not a bazel_dep of MODULE.bazel: {missing}"
