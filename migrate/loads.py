@@ -20,6 +20,9 @@ OUR_RULES = {
 
 
 _RULES_PYTHON = ("@rules_python//", "@io_bazel_rules_python//")
+# Where a new py_binary is loaded from when the file loads none (Bazel 9 has no
+# native Python rules; rules_python 0.20+ has this file).
+PY_BINARY_LABEL = "@rules_python//python:py_binary.bzl"
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def resolve_symbols(loads: Sequence[LoadStmt], bound: set[str]) -> Symbols:
             aliases[rule] = f"{symbol} is already {where}: {label}'s is loaded as {local}"
         taken.add(local)
         names[rule] = local
-    # py_binary: whatever the file already uses; else rules_python's when the file loads it
+    # py_binary: whatever the file already uses; else loaded from rules_python
     py_binary = next((local for (label, remote), local in loaded.items() if remote == "py_binary"),
                      None)
     names["py_binary"] = py_binary or "py_binary"
@@ -70,8 +73,9 @@ def resolve_symbols(loads: Sequence[LoadStmt], bound: set[str]) -> Symbols:
                             if load.label.endswith("//python:defs.bzl")
                             and load.label.startswith(_RULES_PYTHON)),
                            None)
-        if python_defs:
-            names["py_binary@label"] = python_defs
+        # Bazel 9 has no native py_binary: load it (from defs.bzl when the file
+        # already loads that, else from rules_python's py_binary.bzl).
+        names["py_binary@label"] = python_defs or PY_BINARY_LABEL
     return Symbols(names, aliases)
 
 

@@ -21,6 +21,7 @@ def test_basic_py3_image_exact_output(ws, run, buildifier):
     assert result.code == 0, result
     assert ws.read("app/BUILD") == textwrap.dedent("""\
         load("@pycross_image//bazel/rules:oci.bzl", "py_image")
+        load("@rules_python//python:py_binary.bzl", "py_binary")
 
         py_binary(
             name = "server.binary",
@@ -76,6 +77,7 @@ def test_every_attribute_goes_where_it_belongs(ws, run, buildifier):
     assert text == textwrap.dedent("""\
         load("@pip_deps//:requirements.bzl", "requirement")
         load("@pycross_image//bazel/rules:oci.bzl", "py_image")
+        load("@rules_python//python:py_binary.bzl", "py_binary")
 
         py_binary(
             name = "api_image.binary",
@@ -297,7 +299,8 @@ def test_existing_oci_load_is_extended(ws, run, buildifier):
     assert run(str(ws.root)).code == 0
     text = ws.read("a/BUILD")
     assert text.startswith(
-        'load("@pycross_image//bazel/rules:oci.bzl", "py_image", "something_else")\n\n'
+        'load("@pycross_image//bazel/rules:oci.bzl", "py_image", "something_else")\n'
+        'load("@rules_python//python:py_binary.bzl", "py_binary")\n\n'
     )
     assert buildifier(ws.root / "a/BUILD")[0]
 
@@ -348,6 +351,7 @@ def test_macro_in_bzl_is_migrated(ws, run, buildifier):
         """Company-wide image macro."""
 
         load("@pycross_image//bazel/rules:oci.bzl", "py_image")
+        load("@rules_python//python:py_binary.bzl", "py_binary")
 
         def service_image(name, srcs, deps = [], visibility = None):
             """A service image with the company base."""
