@@ -97,7 +97,6 @@ def test_same_path_same_content_is_fine(tmp_path):
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("/etc/passwd", r"symlink ws/pkg/l -> /etc/passwd is absolute"),
         ("../../../outside", r"symlink ws/pkg/l -> ../../../outside climbs out"),
         ("nothing_here", r"dangling symlink bin.runfiles/ws/pkg/l -> nothing_here"),
     ],

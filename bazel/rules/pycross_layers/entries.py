@@ -163,8 +163,8 @@ class Collector:
                 dirs.add(parent)
                 parent = parent.rpartition("/")[0]
         for e in self.entries.values():
-            if e.kind != SYMLINK:
-                continue
+            if e.kind != SYMLINK or (e.target or "").startswith("/"):
+                continue  # an absolute target is a path in the image, outside the runfiles
             resolved = resolve_link(e.path, e.target or "")
             seen = {e.path}
             while resolved in self.entries and self.entries[resolved].kind == SYMLINK:

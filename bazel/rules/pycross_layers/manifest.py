@@ -34,6 +34,7 @@ from .entries import (
     file_entry,
 )
 from .errors import LayerError
+from .links import LinkRule
 from .rundir import walk_tree
 
 MAGIC = contract.MANIFEST_MAGIC
@@ -62,29 +63,29 @@ def runfiles_path(short_path: str, workspace: str) -> str:
     return f"{workspace}/{short_path}"
 
 
-def link_chain(host: str) -> tuple[str | None, str | None]:
-    """Follows a chain of absolute links from ``host``.
+def link_chain(host: str, rule: LinkRule | None = None,
+               exec_path: str | None = None) -> tuple[str | None, str | None]:
+    """Follows Bazel's staging links from ``host`` (``links.LinkRule.chain``).
 
-    Returns (the first relative target along the chain, the last link's
-    target); both None when ``host`` is not a link. Inputs are real files or
-    absolute links into the execroot (sandbox staging), so a relative target
-    is a declared (unresolved) symlink's own: this finds declared symlinks
-    even on Bazel versions whose ``File`` has no ``is_symlink``.
+    Returns (the target to keep as a link, or None to read through; the last
+    absolute staging target seen); both None when ``host`` is not a link. A
+    relative target is a declared (unresolved) symlink's own: this finds
+    declared symlinks even on Bazel versions whose ``File`` has no
+    ``is_symlink``. An absolute target outside the output base held by an
+    output is a path in the image (``/usr/bin/python3``), kept as written.
     """
-    last = None
-    current = host
-    for _ in range(40):
-        if not os.path.islink(current):
-            return None, last
-        last = os.readlink(current)
-        if not last.startswith("/"):
-            return last, last
-        current = last
-    raise LayerError(f"{host}: too many levels of symlinks")
+    rule = rule or LinkRule.around(".")
+    output = exec_path is not None and exec_path.startswith("bazel-out/")
+    return rule.chain(host, exec_path, output)
 
 
-def parse_manifest(path: str, execroot: str = ".") -> Manifest:
-    """Parses ``path``; exec paths are resolved against ``execroot``."""
+def parse_manifest(path: str, execroot: str = ".", output_base: str | None = None) -> Manifest:
+    """Parses ``path``; exec paths are resolved against ``execroot``.
+
+    ``output_base``: Bazel's output base, when it is not the outermost
+    ancestor of ``execroot`` holding an ``execroot/`` directory.
+    """
+    rule = LinkRule.around(execroot, output_base=output_base)
     try:
         with open(path, encoding="utf-8", newline="\n") as f:
             lines = f.read().split("\n")
@@ -142,19 +143,18 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
             continue
         image_path = f"{rf_dir}/{rel}"
         host = os.path.join(execroot, parts[2])
-        target, last = link_chain(host)
-        if kind in ("link", "rootlink") and target is None:
-            target = last
-            if target is None:
-                if not os.path.lexists(host):
-                    raise LayerError(f"{where}: {parts[2]} does not exist")
-                raise LayerError(f"{where}: {parts[2]} is declared a symlink but is not one")
+        target, last = link_chain(host, rule, parts[2])
+        if kind in ("link", "rootlink") and target is None and last is None:
+            if not os.path.lexists(host):
+                raise LayerError(f"{where}: {parts[2]} does not exist")
+            raise LayerError(f"{where}: {parts[2]} is declared a symlink but is not one")
         if target is not None:
-            check_link_target(rel, target, where)
+            if not target.startswith("/"):
+                check_link_target(rel, target, where)
             collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=rel, target=target,
                                 origin=where, input=parts[2]))
         else:
-            for entry in _expand(image_path, rel, parts[2], execroot, where):
+            for entry in _expand(image_path, rel, parts[2], execroot, where, rule):
                 collector.add(entry)
     for e in empties:  # Bazel creates an empty file only where no file is
         if e.path not in collector.entries:
@@ -169,10 +169,12 @@ def _from_input(image_path, rel, exec_path, execroot, where) -> Entry:
     return replace(e, input=exec_path)
 
 
-def _expand(image_path, rel, exec_path, execroot, where):
+def _expand(image_path, rel, exec_path, execroot, where, rule):
     host = os.path.join(execroot, exec_path)
     if os.path.isdir(host):  # a tree artifact: its files, read through
-        for e in walk_tree(host, image_path, rel):
+        for e in walk_tree(host, image_path, rel, rule=rule,
+                           output=exec_path.startswith("bazel-out/"),
+                           staged=lambda p: exec_path + p[len(rel):]):
             yield replace(e, origin=f"{where}: {e.origin}", input=exec_path)
     else:
         yield _from_input(image_path, rel, exec_path, execroot, where)
