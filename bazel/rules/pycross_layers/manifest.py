@@ -13,6 +13,12 @@ One record per line, fields separated by a tab::
     member<TAB><group><TAB><short path>         a file a dependency group's dependencies
                                                 bring into the runfiles
 
+A ``rootfile``/``rootlink`` whose exec path is another runfile's input (or lies
+inside one, a tree artifact) is classified by that runfile's path, so it lands
+in that runfile's layer (rules_python ``venvs_site_packages`` links pip files
+into ``_main/<pkg>/_<name>.venv/lib/pythonX.Y/site-packages/``); its bytes are
+kept, as a regular file at its own path.
+
 A short path is the one Bazel reports: ``pkg/x.py`` for the main repository,
 ``../repo/x.py`` for an external one. ``symlinks`` entries are written like
 short paths (they live under the main repository's directory).
@@ -113,6 +119,7 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
     launcher = next((p[1] for _, p in records if p[0] == "launcher"), None)
     rf_dir = f"{launcher or 'bin'}.runfiles"
 
+    runfile_of = _runfiles_by_input(records, workspace)
     collector = Collector()
     empties = []
     members: dict[str, set[str]] = {}
@@ -142,6 +149,9 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
             empties.append(empty_entry(f"{rf_dir}/{rel}", rel, where))
             continue
         image_path = f"{rf_dir}/{rel}"
+        # A root symlink to another runfile (rules_python venvs_site_packages) is
+        # classified as that runfile: it lands in the target's layer, not in app.
+        as_path = runfile_of(parts[2]) if kind.startswith("root") else None
         host = os.path.join(execroot, parts[2])
         target, last = link_chain(host, rule, parts[2])
         if kind in ("link", "rootlink") and target is None and last is None:
@@ -151,10 +161,12 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
         if target is not None:
             if not target.startswith("/"):
                 check_link_target(rel, target, where)
-            collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=rel, target=target,
-                                origin=where, input=parts[2]))
+            collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=as_path or rel,
+                                target=target, origin=where, input=parts[2]))
         else:
             for entry in _expand(image_path, rel, parts[2], execroot, where, rule):
+                if as_path:
+                    entry = replace(entry, runfiles_path=as_path + entry.runfiles_path[len(rel):])
                 collector.add(entry)
     for e in empties:  # Bazel creates an empty file only where no file is
         if e.path not in collector.entries:
@@ -162,6 +174,33 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
     collector.check_links()
     return Manifest(workspace=workspace, launcher=launcher,
                     entries=list(collector.entries.values()), members=members)
+
+
+def _runfiles_by_input(records, workspace):
+    """A function from an exec path to the runfiles path of the runfile (a ``file``
+    or ``link`` line) that is that input, or lies inside it (a tree artifact);
+    None when no runfile is. Several: one outside the main repository first
+    (the pip repository's own path, not a ``symlinks`` alias), then the first
+    in sorted order."""
+    paths: dict[str, list[str]] = {}
+    for _origin, parts in records[1:]:
+        if parts[0] in ("file", "link"):
+            paths.setdefault(parts[2], []).append(runfiles_path(parts[1], workspace))
+    best = {
+        exec_path: min(rels, key=lambda r: (r.startswith(workspace + "/"), r))
+        for exec_path, rels in paths.items()
+    }
+
+    def runfile_of(exec_path: str) -> str | None:
+        prefix, rest = exec_path, ""
+        while prefix:
+            if prefix in best:
+                return best[prefix] + rest
+            prefix, _, last = prefix.rpartition("/")
+            rest = f"/{last}{rest}"
+        return None
+
+    return runfile_of
 
 
 def _from_input(image_path, rel, exec_path, execroot, where) -> Entry:
