@@ -156,4 +156,5 @@ def test_root_symlink_to_a_pip_file_lands_in_its_layer(tmp_path):
     assert f"bin.runfiles/{SITE}/attr/__init__.py" in packages
     assert f"bin.runfiles/{SITE}/own.py" in app
     assert "bin.runfiles/_repo_mapping" in app
-    assert "bin.runfiles/_main/six_alias.py" in app  # a `symlinks` entry: its own path
+    assert "bin.runfiles/_main/six_alias.py" in packages  # a second path to a pip file, too
+    assert "bin.runfiles/_main/pkg/main.py" in app

@@ -13,8 +13,9 @@ One record per line, fields separated by a tab::
     member<TAB><group><TAB><short path>         a file a dependency group's dependencies
                                                 bring into the runfiles
 
-A ``rootfile``/``rootlink`` whose exec path is another runfile's input (or lies
-inside one, a tree artifact) is classified by that runfile's path, so it lands
+A ``rootfile``/``rootlink``, or a line in the main repository, whose exec path
+is the input of another repository's runfile (or lies inside one, a tree
+artifact) is classified by that runfile's path, so it lands
 in that runfile's layer (rules_python ``venvs_site_packages`` links pip files
 into ``_main/<pkg>/_<name>.venv/lib/pythonX.Y/site-packages/``); its bytes are
 kept, as a regular file at its own path.
@@ -149,9 +150,11 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
             empties.append(empty_entry(f"{rf_dir}/{rel}", rel, where))
             continue
         image_path = f"{rf_dir}/{rel}"
-        # A root symlink to another runfile (rules_python venvs_site_packages) is
-        # classified as that runfile: it lands in the target's layer, not in app.
-        as_path = runfile_of(parts[2]) if kind.startswith("root") else None
+        # A root symlink (rules_python venvs_site_packages) or a main-repository
+        # path whose input is another repository's runfile is classified as that
+        # runfile: it lands in the target's layer, not in app.
+        as_path = (runfile_of(parts[2])
+                   if kind.startswith("root") or rel.startswith(workspace + "/") else None)
         host = os.path.join(execroot, parts[2])
         target, last = link_chain(host, rule, parts[2])
         if kind in ("link", "rootlink") and target is None and last is None:
@@ -177,19 +180,16 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
 
 
 def _runfiles_by_input(records, workspace):
-    """A function from an exec path to the runfiles path of the runfile (a ``file``
-    or ``link`` line) that is that input, or lies inside it (a tree artifact);
-    None when no runfile is. Several: one outside the main repository first
-    (the pip repository's own path, not a ``symlinks`` alias), then the first
-    in sorted order."""
-    paths: dict[str, list[str]] = {}
+    """A function from an exec path to the runfiles path of another repository's
+    runfile (a ``file`` or ``link`` line outside the main repository) that is
+    that input, or holds it (a tree artifact); None when none is. Several: the
+    first in sorted order."""
+    best: dict[str, str] = {}
     for _origin, parts in records[1:]:
-        if parts[0] in ("file", "link"):
-            paths.setdefault(parts[2], []).append(runfiles_path(parts[1], workspace))
-    best = {
-        exec_path: min(rels, key=lambda r: (r.startswith(workspace + "/"), r))
-        for exec_path, rels in paths.items()
-    }
+        if parts[0] in ("file", "link") and parts[1].startswith("../"):
+            rel = runfiles_path(parts[1], workspace)
+            if parts[2] not in best or rel < best[parts[2]]:
+                best[parts[2]] = rel
 
     def runfile_of(exec_path: str) -> str | None:
         prefix, rest = exec_path, ""

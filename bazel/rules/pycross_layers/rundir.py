@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
-from .entries import DIR, SYMLINK, Entry, check_link_target, describe_mode, file_entry
+from .entries import DIR, FILE, SYMLINK, Entry, check_link_target, describe_mode, file_entry
 from .errors import LayerError
 from .links import LinkRule
 
@@ -164,5 +165,34 @@ def read_runfiles_dir(runfiles_dir: str, workspace: str | None = None,
             entries.append(file_entry(name, None, host_launcher, origin=host_launcher))
     ws = workspace or guess_workspace(runfiles_dir, launcher)
     rule = LinkRule.around(runfiles_dir, output_base=output_base)
-    entries.extend(walk_tree(runfiles_dir, base, "", rule=rule))
+    entries.extend(as_their_targets(walk_tree(runfiles_dir, base, "", rule=rule), ws))
     return ws, launcher, entries
+
+
+def as_their_targets(entries: list[Entry] | Iterator[Entry], workspace: str) -> list[Entry]:
+    """Classifies a file of the main repository that is a second path to another
+    repository's runfile (a root symlink: rules_python ``venvs_site_packages``)
+    as that runfile, so it lands in that runfile's layer. Bazel links both paths
+    to the same file: the same link target names the same input. Bytes are
+    kept, as a regular file at its own path."""
+    entries = list(entries)
+    ws_prefix = workspace + "/"
+    targets: dict[str, str] = {}
+    mine: list[tuple[int, str]] = []
+    for i, e in enumerate(entries):
+        if e.kind != FILE or not e.runfiles_path or not e.source:
+            continue
+        try:
+            target = os.readlink(e.source)
+        except OSError:  # not a link itself (inside a directory read through)
+            continue
+        if not target.startswith("/"):
+            continue
+        if e.runfiles_path.startswith(ws_prefix):
+            mine.append((i, target))
+        elif target not in targets or e.runfiles_path < targets[target]:
+            targets[target] = e.runfiles_path
+    for i, target in mine:
+        if target in targets:
+            entries[i] = replace(entries[i], runfiles_path=targets[target])
+    return entries
