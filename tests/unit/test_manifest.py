@@ -6,8 +6,10 @@ import os
 
 import pytest
 
+from pycross_layers.classify import Classifier
 from pycross_layers.entries import FILE, SYMLINK
 from pycross_layers.errors import LayerError
+from pycross_layers.layers import assign
 from pycross_layers.manifest import parse_manifest
 
 from .helpers import execroot_tree, manifest, write
@@ -32,7 +34,7 @@ def test_every_kind(tmp_path):
         "file\tpkg/tree\tbazel-out/bin/pkg/tree",
         "file\tpkg/linked.txt\tpkg/data.txt",  # a `symlinks` entry
         "link\tpkg/sub/venv_link\tbazel-out/bin/pkg/venv_link",
-        "rootfile\t_repo_mapping\tpkg/data.txt",
+        "rootfile\t_repo_mapping\tbazel-out/bin/pkg/app",
         "empty\tpkg/__init__.py",
         "empty\tpkg/main.py",  # a real file wins over an empty one
     ], launcher=LAUNCHER)), str(root))
@@ -97,7 +99,6 @@ def test_same_path_same_content_is_fine(tmp_path):
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("/etc/passwd", r"symlink ws/pkg/l -> /etc/passwd is absolute"),
         ("../../../outside", r"symlink ws/pkg/l -> ../../../outside climbs out"),
         ("nothing_here", r"dangling symlink bin.runfiles/ws/pkg/l -> nothing_here"),
     ],
@@ -118,3 +119,42 @@ def test_header_is_required(tmp_path):
     p.write_bytes(b"\xff\xfe")
     with pytest.raises(LayerError, match="not UTF-8"):
         parse_manifest(str(p))
+
+
+SITE = "_main/pkg/_app.venv/lib/python3.11/site-packages"
+
+
+def test_root_symlink_to_a_pip_file_lands_in_its_layer(tmp_path):
+    """rules_python venvs_site_packages: single-file modules are root_symlinks into
+    the venv pointing at files of the pip repositories (venv_runfiles.bzl). Kept
+    as bytes (a regular file), classified by the target runfile's path."""
+    root = execroot_tree(tmp_path / "execroot")
+    write(root / "bazel-out" / "bin" / "external" / "pypi_attrs" / "site-packages" / "attr"
+          / "__init__.py", "# attr\n")
+    m = parse_manifest(str(manifest(tmp_path / "m.txt", [
+        "file\tpkg/main.py\tpkg/main.py",
+        "file\t../pip_deps_six/site-packages/six.py\texternal/pip_deps_six/site-packages/six.py",
+        "file\tsix_alias.py\texternal/pip_deps_six/site-packages/six.py",  # a `symlinks` alias
+        f"rootfile\t{SITE}/six.py\texternal/pip_deps_six/site-packages/six.py",
+        # a tree artifact of a pip repository, and a root symlink to a file inside it
+        "file\t../pypi_attrs/site-packages\tbazel-out/bin/external/pypi_attrs/site-packages",
+        f"rootfile\t{SITE}/attr/__init__.py\t"
+        "bazel-out/bin/external/pypi_attrs/site-packages/attr/__init__.py",
+        f"rootfile\t{SITE}/own.py\tpkg/data.txt",  # no runfile is that input: its own path
+        "rootfile\t_repo_mapping\tbazel-out/bin/pkg/app",
+    ], workspace="_main")), str(root))
+    by = {e.path: e for e in m.entries}
+    six = by[f"bin.runfiles/{SITE}/six.py"]
+    assert six.kind == FILE and six.size == len("# six\n")
+    assert six.runfiles_path == "pip_deps_six/site-packages/six.py"
+    attr = by[f"bin.runfiles/{SITE}/attr/__init__.py"]
+    assert attr.runfiles_path == "pypi_attrs/site-packages/attr/__init__.py"
+    groups = assign(m.entries, Classifier([], m.workspace))
+    packages = {e.path for e in groups["packages"]}
+    app = {e.path for e in groups["app"]}
+    assert f"bin.runfiles/{SITE}/six.py" in packages
+    assert f"bin.runfiles/{SITE}/attr/__init__.py" in packages
+    assert f"bin.runfiles/{SITE}/own.py" in app
+    assert "bin.runfiles/_repo_mapping" in app
+    assert "bin.runfiles/_main/six_alias.py" in packages  # a second path to a pip file, too
+    assert "bin.runfiles/_main/pkg/main.py" in app

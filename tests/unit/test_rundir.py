@@ -7,8 +7,10 @@ import socket
 
 import pytest
 
+from pycross_layers.classify import Classifier
 from pycross_layers.entries import FILE, SYMLINK
 from pycross_layers.errors import LayerError
+from pycross_layers.layers import assign
 from pycross_layers.rundir import read_runfiles_dir
 
 from .helpers import write
@@ -53,8 +55,8 @@ def test_absolute_link_to_a_directory_is_expanded(tmp_path):
 
 def test_dangling_link(tmp_path):
     rf = runfiles(tmp_path)
-    os.symlink("/nonexistent/target", rf / "ws" / "broken")
-    with pytest.raises(LayerError, match=r"ws/broken: dangling symlink \(-> /nonexistent"):
+    os.symlink(tmp_path / "execroot" / "nonexistent", rf / "ws" / "broken")
+    with pytest.raises(LayerError, match=r"ws/broken: dangling symlink \(-> /\S+/nonexistent"):
         read_runfiles_dir(str(rf))
 
 
@@ -86,8 +88,10 @@ def test_socket(tmp_path):
 
 def test_device_behind_a_link(tmp_path):
     rf = runfiles(tmp_path)
-    os.symlink("/dev/null", rf / "ws" / "null")
-    with pytest.raises(LayerError, match=r"ws/null: /\S+null is a character device"):
+    # a source file's link (no bazel-out) is read through, as Bazel does
+    os.symlink("/dev/null", tmp_path / "execroot" / "null")
+    os.symlink(tmp_path / "execroot" / "null", rf / "ws" / "devnull")
+    with pytest.raises(LayerError, match=r"ws/devnull: /\S+devnull is a character device"):
         read_runfiles_dir(str(rf))
 
 
@@ -110,3 +114,19 @@ def test_workspace_guess_needs_help_when_ambiguous(tmp_path):
 def test_not_a_directory(tmp_path):
     with pytest.raises(LayerError, match="not a directory"):
         read_runfiles_dir(str(tmp_path / "missing"))
+
+
+def test_second_path_to_a_pip_file_is_classified_as_that_file(tmp_path):
+    """A root symlink into the venv (rules_python venvs_site_packages) links the
+    same input as the pip repository's own runfile: it goes to the packages layer."""
+    rf = runfiles(tmp_path)
+    site = rf / "ws" / "pkg" / "_app.venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    os.symlink(os.readlink(rf / "pip_six" / "six.py"), site / "six.py")
+    ws, _, entries = read_runfiles_dir(str(rf))
+    by_path = {e.path: e for e in entries}
+    venv_six = by_path["app.runfiles/ws/pkg/_app.venv/lib/python3.11/site-packages/six.py"]
+    assert venv_six.kind == FILE and venv_six.runfiles_path == "pip_six/six.py"
+    assert by_path["app.runfiles/ws/pkg/main.py"].runfiles_path == "ws/pkg/main.py"
+    groups = assign(entries, Classifier([], ws))
+    assert venv_six in groups["packages"]

@@ -9,6 +9,7 @@ Modules, in the order data flows through them:
 * ``contract``  -- constants shared with the Starlark rules, read from ``contract.bzl``.
 * ``errors``    -- the one exception type; its message names the offending entry.
 * ``entries``   -- the Entry record and the collector that rejects conflicts.
+* ``links``     -- the link rule: which absolute symlinks are read through, which kept.
 * ``manifest``  -- reads the manifest the ``py_image_layers`` rule writes.
 * ``rundir``    -- reads a runfiles directory on disk.
 * ``classify``  -- which layer group an entry belongs to.

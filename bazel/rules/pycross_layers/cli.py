@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     layers.add_argument("--out", required=True, metavar="OUTDIR", help="output directory")
     layers.add_argument("--workspace-name", default=None,
                         help="main repository directory in the runfiles (default: guessed)")
+    layers.add_argument("--output-base", default=None, metavar="DIR",
+                        help="Bazel's output base: absolute links into it are read through, "
+                             "other absolute links kept as links (default: the outermost "
+                             "ancestor of the runfiles or execroot holding execroot/)")
     layers.add_argument("--quiet", action="store_true", help="do not print the summary table")
     _common(layers)
 
@@ -118,9 +122,10 @@ def _run_layers(args: argparse.Namespace) -> int:
     root = normalise_root(args.root)
     members: dict[str, set[str]] = {}
     if args.runfiles:
-        workspace, _launcher, entries = read_runfiles_dir(args.runfiles, args.workspace_name)
+        workspace, _launcher, entries = read_runfiles_dir(args.runfiles, args.workspace_name,
+                                                          args.output_base)
     else:
-        m = parse_manifest(args.manifest, args.execroot)
+        m = parse_manifest(args.manifest, args.execroot, args.output_base)
         workspace, entries, members = args.workspace_name or m.workspace, m.entries, m.members
     results = build_layers(entries, Classifier(groups, workspace, members), args.out, root,
                            TarPolicy(mtime=args.mtime), args.compress, args.level, args.threads)

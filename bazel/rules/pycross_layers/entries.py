@@ -23,9 +23,11 @@ class Entry:
         path: '/'-separated path below ``root`` (for example ``app.runfiles/ws/x.py``).
         kind: FILE, SYMLINK or DIR.
         runfiles_path: the path relative to the runfiles root, used to classify the
-            entry; None for the launcher, which always goes to the app layer.
+            entry (for a root symlink to another runfile, that runfile's path); None
+            for the launcher, which always goes to the app layer.
         source: host file whose bytes are copied (FILE only; None for an empty file).
-        target: link target, relative (SYMLINK only).
+        target: link target (SYMLINK only): relative, inside the runfiles; or
+            absolute, a path in the image (``links``).
         size: bytes of content (FILE only).
         origin: what to name in error messages (a manifest line or a host path).
         input: the exec path of the Bazel input backing this entry (manifest mode).
@@ -163,8 +165,8 @@ class Collector:
                 dirs.add(parent)
                 parent = parent.rpartition("/")[0]
         for e in self.entries.values():
-            if e.kind != SYMLINK:
-                continue
+            if e.kind != SYMLINK or (e.target or "").startswith("/"):
+                continue  # an absolute target is a path in the image, outside the runfiles
             resolved = resolve_link(e.path, e.target or "")
             seen = {e.path}
             while resolved in self.entries and self.entries[resolved].kind == SYMLINK:

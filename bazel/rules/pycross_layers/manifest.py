@@ -13,6 +13,13 @@ One record per line, fields separated by a tab::
     member<TAB><group><TAB><short path>         a file a dependency group's dependencies
                                                 bring into the runfiles
 
+A ``rootfile``/``rootlink``, or a line in the main repository, whose exec path
+is the input of another repository's runfile (or lies inside one, a tree
+artifact) is classified by that runfile's path, so it lands
+in that runfile's layer (rules_python ``venvs_site_packages`` links pip files
+into ``_main/<pkg>/_<name>.venv/lib/pythonX.Y/site-packages/``); its bytes are
+kept, as a regular file at its own path.
+
 A short path is the one Bazel reports: ``pkg/x.py`` for the main repository,
 ``../repo/x.py`` for an external one. ``symlinks`` entries are written like
 short paths (they live under the main repository's directory).
@@ -34,6 +41,7 @@ from .entries import (
     file_entry,
 )
 from .errors import LayerError
+from .links import LinkRule
 from .rundir import walk_tree
 
 MAGIC = contract.MANIFEST_MAGIC
@@ -62,29 +70,29 @@ def runfiles_path(short_path: str, workspace: str) -> str:
     return f"{workspace}/{short_path}"
 
 
-def link_chain(host: str) -> tuple[str | None, str | None]:
-    """Follows a chain of absolute links from ``host``.
+def link_chain(host: str, rule: LinkRule | None = None,
+               exec_path: str | None = None) -> tuple[str | None, str | None]:
+    """Follows Bazel's staging links from ``host`` (``links.LinkRule.chain``).
 
-    Returns (the first relative target along the chain, the last link's
-    target); both None when ``host`` is not a link. Inputs are real files or
-    absolute links into the execroot (sandbox staging), so a relative target
-    is a declared (unresolved) symlink's own: this finds declared symlinks
-    even on Bazel versions whose ``File`` has no ``is_symlink``.
+    Returns (the target to keep as a link, or None to read through; the last
+    absolute staging target seen); both None when ``host`` is not a link. A
+    relative target is a declared (unresolved) symlink's own: this finds
+    declared symlinks even on Bazel versions whose ``File`` has no
+    ``is_symlink``. An absolute target outside the output base held by an
+    output is a path in the image (``/usr/bin/python3``), kept as written.
     """
-    last = None
-    current = host
-    for _ in range(40):
-        if not os.path.islink(current):
-            return None, last
-        last = os.readlink(current)
-        if not last.startswith("/"):
-            return last, last
-        current = last
-    raise LayerError(f"{host}: too many levels of symlinks")
+    rule = rule or LinkRule.around(".")
+    output = exec_path is not None and exec_path.startswith("bazel-out/")
+    return rule.chain(host, exec_path, output)
 
 
-def parse_manifest(path: str, execroot: str = ".") -> Manifest:
-    """Parses ``path``; exec paths are resolved against ``execroot``."""
+def parse_manifest(path: str, execroot: str = ".", output_base: str | None = None) -> Manifest:
+    """Parses ``path``; exec paths are resolved against ``execroot``.
+
+    ``output_base``: Bazel's output base, when it is not the outermost
+    ancestor of ``execroot`` holding an ``execroot/`` directory.
+    """
+    rule = LinkRule.around(execroot, output_base=output_base)
     try:
         with open(path, encoding="utf-8", newline="\n") as f:
             lines = f.read().split("\n")
@@ -112,6 +120,7 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
     launcher = next((p[1] for _, p in records if p[0] == "launcher"), None)
     rf_dir = f"{launcher or 'bin'}.runfiles"
 
+    runfile_of = _runfiles_by_input(records, workspace)
     collector = Collector()
     empties = []
     members: dict[str, set[str]] = {}
@@ -141,20 +150,26 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
             empties.append(empty_entry(f"{rf_dir}/{rel}", rel, where))
             continue
         image_path = f"{rf_dir}/{rel}"
+        # A root symlink (rules_python venvs_site_packages) or a main-repository
+        # path whose input is another repository's runfile is classified as that
+        # runfile: it lands in the target's layer, not in app.
+        as_path = (runfile_of(parts[2])
+                   if kind.startswith("root") or rel.startswith(workspace + "/") else None)
         host = os.path.join(execroot, parts[2])
-        target, last = link_chain(host)
-        if kind in ("link", "rootlink") and target is None:
-            target = last
-            if target is None:
-                if not os.path.lexists(host):
-                    raise LayerError(f"{where}: {parts[2]} does not exist")
-                raise LayerError(f"{where}: {parts[2]} is declared a symlink but is not one")
+        target, last = link_chain(host, rule, parts[2])
+        if kind in ("link", "rootlink") and target is None and last is None:
+            if not os.path.lexists(host):
+                raise LayerError(f"{where}: {parts[2]} does not exist")
+            raise LayerError(f"{where}: {parts[2]} is declared a symlink but is not one")
         if target is not None:
-            check_link_target(rel, target, where)
-            collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=rel, target=target,
-                                origin=where, input=parts[2]))
+            if not target.startswith("/"):
+                check_link_target(rel, target, where)
+            collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=as_path or rel,
+                                target=target, origin=where, input=parts[2]))
         else:
-            for entry in _expand(image_path, rel, parts[2], execroot, where):
+            for entry in _expand(image_path, rel, parts[2], execroot, where, rule):
+                if as_path:
+                    entry = replace(entry, runfiles_path=as_path + entry.runfiles_path[len(rel):])
                 collector.add(entry)
     for e in empties:  # Bazel creates an empty file only where no file is
         if e.path not in collector.entries:
@@ -164,15 +179,41 @@ def parse_manifest(path: str, execroot: str = ".") -> Manifest:
                     entries=list(collector.entries.values()), members=members)
 
 
+def _runfiles_by_input(records, workspace):
+    """A function from an exec path to the runfiles path of another repository's
+    runfile (a ``file`` or ``link`` line outside the main repository) that is
+    that input, or holds it (a tree artifact); None when none is. Several: the
+    first in sorted order."""
+    best: dict[str, str] = {}
+    for _origin, parts in records[1:]:
+        if parts[0] in ("file", "link") and parts[1].startswith("../"):
+            rel = runfiles_path(parts[1], workspace)
+            if parts[2] not in best or rel < best[parts[2]]:
+                best[parts[2]] = rel
+
+    def runfile_of(exec_path: str) -> str | None:
+        prefix, rest = exec_path, ""
+        while prefix:
+            if prefix in best:
+                return best[prefix] + rest
+            prefix, _, last = prefix.rpartition("/")
+            rest = f"/{last}{rest}"
+        return None
+
+    return runfile_of
+
+
 def _from_input(image_path, rel, exec_path, execroot, where) -> Entry:
     e = file_entry(image_path, rel, os.path.join(execroot, exec_path), where)
     return replace(e, input=exec_path)
 
 
-def _expand(image_path, rel, exec_path, execroot, where):
+def _expand(image_path, rel, exec_path, execroot, where, rule):
     host = os.path.join(execroot, exec_path)
     if os.path.isdir(host):  # a tree artifact: its files, read through
-        for e in walk_tree(host, image_path, rel):
+        for e in walk_tree(host, image_path, rel, rule=rule,
+                           output=exec_path.startswith("bazel-out/"),
+                           staged=lambda p: exec_path + p[len(rel):]):
             yield replace(e, origin=f"{where}: {e.origin}", input=exec_path)
     else:
         yield _from_input(image_path, rel, exec_path, execroot, where)

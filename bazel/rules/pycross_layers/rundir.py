@@ -3,26 +3,37 @@
 On disk, a Bazel runfiles tree is made of absolute symlinks into the execroot.
 Those are read through: the image gets a regular file, never a host path. A
 relative link whose target stays inside the runfiles root is kept as a link.
-Dangling links, links that climb out, fifos, sockets and devices are errors.
+An absolute link outside Bazel's output base held by an output (the venv's
+``bin/python3 -> /usr/bin/python3``) is a path in the image, kept as written
+(``links``). Dangling links, links that climb out, fifos, sockets and devices
+are errors.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
-from .entries import DIR, SYMLINK, Entry, check_link_target, describe_mode, file_entry
+from .entries import DIR, FILE, SYMLINK, Entry, check_link_target, describe_mode, file_entry
 from .errors import LayerError
+from .links import LinkRule
 
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
+def _in_repo(rf_path: str) -> str | None:
+    """``pkg/x.py`` for ``ws/pkg/x.py``: what a staging link's target ends with."""
+    return rf_path.partition("/")[2] or None
+
+
 def walk_tree(
     host_dir: str, image_prefix: str, rf_prefix: str, _stack: list[str] | None = None,
-    _read_through: str | None = None,
+    _read_through: str | None = None, *, rule: LinkRule | None = None, output: bool = True,
+    staged: Callable[[str], str | None] = _in_repo,
 ) -> Iterator[Entry]:
     """Yields entries for everything below ``host_dir``.
 
@@ -33,7 +44,12 @@ def walk_tree(
       _read_through: runfiles path of the innermost directory read through an absolute
         link, if any: a relative link below it must stay inside it, since above it
         the host tree and the image differ.
+      rule: the link rule (``links.LinkRule``); by default the one around ``host_dir``.
+      output: whether ``host_dir`` is a Bazel output (a runfiles tree, a tree
+        artifact), whose absolute links outside the output base are kept.
+      staged: maps a runfiles path to the path a staging link's target ends with.
     """
+    rule = rule or LinkRule.around(host_dir)
     stack = _stack if _stack is not None else []
     real = os.path.realpath(host_dir)
     if real in stack:
@@ -50,10 +66,12 @@ def walk_tree(
         rf_path = _join(rf_prefix, name)
         st = child.stat(follow_symlinks=False)  # one lstat per entry, reused below
         if stat.S_ISLNK(st.st_mode):
-            yield from _link(host, image_path, rf_path, stack, _read_through)
+            yield from _link(host, image_path, rf_path, stack, _read_through, rule, output,
+                             staged)
         elif stat.S_ISDIR(st.st_mode):
             yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
-            yield from walk_tree(host, image_path, rf_path, stack, _read_through)
+            yield from walk_tree(host, image_path, rf_path, stack, _read_through, rule=rule,
+                                 output=output, staged=staged)
         elif stat.S_ISREG(st.st_mode):
             yield file_entry(image_path, rf_path, host, origin=host, st=st)
         else:
@@ -63,8 +81,15 @@ def walk_tree(
 
 
 def _link(host: str, image_path: str, rf_path: str, stack: list[str],
-          read_through: str | None = None) -> Iterator[Entry]:
+          read_through: str | None, rule: LinkRule, output: bool,
+          staged: Callable[[str], str | None]) -> Iterator[Entry]:
     target = os.readlink(host)
+    if target.startswith("/"):
+        kept, _last = rule.chain(host, staged(rf_path), output)
+        if kept is not None and kept.startswith("/"):  # a path in the image: kept
+            yield Entry(path=image_path, kind=SYMLINK, runfiles_path=rf_path, target=kept,
+                        origin=host)
+            return
     try:
         st = os.stat(host)
     except OSError:
@@ -81,7 +106,9 @@ def _link(host: str, image_path: str, rf_path: str, stack: list[str],
     # An absolute link points into the execroot or a cache: read through it.
     if stat.S_ISDIR(st.st_mode):
         yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
-        yield from walk_tree(host, image_path, rf_path, stack, rf_path)
+        real = os.path.realpath(host)
+        yield from walk_tree(host, image_path, rf_path, stack, rf_path, rule=rule,
+                             output="bazel-out" in real.split("/"), staged=staged)
     else:
         yield file_entry(image_path, rf_path, host, origin=host)
 
@@ -115,8 +142,12 @@ def guess_workspace(runfiles_dir: str, launcher: str | None) -> str:
     )
 
 
-def read_runfiles_dir(runfiles_dir: str, workspace: str | None = None):
+def read_runfiles_dir(runfiles_dir: str, workspace: str | None = None,
+                     output_base: str | None = None):
     """Reads ``DIR`` (usually ``<bin>.runfiles``) and the launcher beside it, if any.
+
+    ``output_base``: Bazel's output base, when it is not the outermost ancestor
+    of ``DIR`` (resolved) holding an ``execroot/`` directory.
 
     Returns (workspace name, launcher name or None, entries).
     """
@@ -133,5 +164,35 @@ def read_runfiles_dir(runfiles_dir: str, workspace: str | None = None):
             launcher = name
             entries.append(file_entry(name, None, host_launcher, origin=host_launcher))
     ws = workspace or guess_workspace(runfiles_dir, launcher)
-    entries.extend(walk_tree(runfiles_dir, base, ""))
+    rule = LinkRule.around(runfiles_dir, output_base=output_base)
+    entries.extend(as_their_targets(walk_tree(runfiles_dir, base, "", rule=rule), ws))
     return ws, launcher, entries
+
+
+def as_their_targets(entries: list[Entry] | Iterator[Entry], workspace: str) -> list[Entry]:
+    """Classifies a file of the main repository that is a second path to another
+    repository's runfile (a root symlink: rules_python ``venvs_site_packages``)
+    as that runfile, so it lands in that runfile's layer. Bazel links both paths
+    to the same file: the same link target names the same input. Bytes are
+    kept, as a regular file at its own path."""
+    entries = list(entries)
+    ws_prefix = workspace + "/"
+    targets: dict[str, str] = {}
+    mine: list[tuple[int, str]] = []
+    for i, e in enumerate(entries):
+        if e.kind != FILE or not e.runfiles_path or not e.source:
+            continue
+        try:
+            target = os.readlink(e.source)
+        except OSError:  # not a link itself (inside a directory read through)
+            continue
+        if not target.startswith("/"):
+            continue
+        if e.runfiles_path.startswith(ws_prefix):
+            mine.append((i, target))
+        elif target not in targets or e.runfiles_path < targets[target]:
+            targets[target] = e.runfiles_path
+    for i, target in mine:
+        if target in targets:
+            entries[i] = replace(entries[i], runfiles_path=targets[target])
+    return entries

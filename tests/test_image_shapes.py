@@ -1,0 +1,82 @@
+"""rules_python 1.x/2.x runfiles shapes in a real image (tests/image_ws/shapes).
+
+A stand-in rule lays out what rules_python makes (docs/images.md, "Symlinks in
+runfiles"): the venv's `bin/python3 -> /usr/bin/python3` declared symlink
+(py_executable.bzl, interpreter_path runtime) and venvs_site_packages
+root_symlinks into a pip repository (venv_runfiles.bzl). Bazel 4.2.3 builds
+it with --experimental_allow_unresolved_symlinks; bwrap runs the image.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.images import bazel_env, build, runner
+
+pytestmark = [pytest.mark.bazel, pytest.mark.image]
+
+WS = build.REPO / "tests" / "image_ws"
+IMAGE = "//shapes:shapes_image"
+RF = "app/show.runfiles/image_ws/shapes/_shapes.venv/"
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    missing = runner.have_tools()
+    if missing:
+        pytest.fail(f"missing {missing}: run `bash .ci/setup`")
+    fixtures = build.build_all()
+    root = tmp_path_factory.mktemp("shapes_ws")
+    dest = root / "ws"
+    shutil.copytree(WS, dest, symlinks=True, ignore=shutil.ignore_patterns("bazel-*"))
+    bazel = bazel_env.Bazel(dest, root / "output_base", fixtures)
+    bazel.extra_flags.append("--experimental_allow_unresolved_symlinks")
+    bazel.run("build", IMAGE)
+    yield bazel
+    bazel.shutdown()
+
+
+def layer(bazel, group: str) -> Path:
+    return bazel.output(f"{IMAGE}.{group}_layer")
+
+
+def test_root_symlinks_land_in_packages_and_the_venv_link_is_kept(ws):
+    with tarfile.open(layer(ws, "packages")) as tar:
+        module = tar.getmember(RF + "lib/python3.11/site-packages/blinker/__init__.py")
+        assert module.isfile() and module.size > 0
+    with tarfile.open(layer(ws, "app")) as tar:
+        names = tar.getnames()
+        link = tar.getmember(RF + "bin/python3")
+        assert link.issym() and link.linkname == "/usr/bin/python3"
+    assert not [n for n in names if "site-packages" in n]
+
+
+def test_runs_in_bwrap(ws):
+    lay = ws.output(IMAGE)
+    cfg = runner.config(lay)["config"]
+    with tempfile.TemporaryDirectory(prefix="pycross-shapes-") as tmp:
+        rootfs = runner.unpack(lay, Path(tmp) / "bundle")
+        cmd = ["bwrap", "--bind", str(rootfs), "/", "--proc", "/proc", "--dev", "/dev",
+               "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent", "--clearenv",
+               "--chdir", cfg.get("WorkingDir") or "/"]
+        for e in cfg.get("Env") or []:
+            k, v = e.split("=", 1)
+            cmd += ["--setenv", k, v]
+        proc = subprocess.run(cmd + ["--", *cfg["Entrypoint"]], capture_output=True,
+                              text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert shown == {
+        "python3_link": "/usr/bin/python3",
+        "python3_runs": True,
+        "blinker": "image_ws/shapes/_shapes.venv/lib/python3.11/site-packages/blinker/"
+                   "__init__.py",
+        "blinker_is_link": False,
+    }
