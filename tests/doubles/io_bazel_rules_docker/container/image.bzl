@@ -29,6 +29,7 @@ container_layer does not implement.
 
 load("//container:layer.bzl", _layer = "layer")
 load("//container:providers.bzl", "ImageInfo", "LayerInfo", "StampSettingInfo")
+load("//container/private:double.bzl", "run_assemble")
 load("//skylib:filetype.bzl", container_filetype = "container")
 
 def _not_implemented(ctx, what):
@@ -114,11 +115,11 @@ def _impl(ctx):
     inputs = [spec_file] + [layer.unzipped_layer for layer in layers] + ctx.files.label_files
     if base:
         inputs.append(base)
-    _run(ctx, tool, ["image", spec_file.path], inputs, [layout], "ContainerImage")
+    run_assemble(ctx, tool, ["image", spec_file.path], inputs, [layout], "ContainerImage")
 
     tag = "%s:%s" % (_repository_name(ctx), ctx.label.name)
-    _run(ctx, tool, ["tarball", layout.path, ctx.outputs.out.path, tag], [layout], [ctx.outputs.out], "ContainerTarball")
-    _run(
+    run_assemble(ctx, tool, ["tarball", layout.path, ctx.outputs.out.path, tag], [layout], [ctx.outputs.out], "ContainerTarball")
+    run_assemble(
         ctx,
         tool,
         ["digest", layout.path, ctx.outputs.digest.path, ctx.outputs.config.path, ctx.outputs.config_digest.path],
@@ -151,17 +152,6 @@ def _impl(ctx):
         ),
         OutputGroupInfo(layout = depset([layout])),
     ]
-
-def _run(ctx, tool, args, inputs, outputs, mnemonic):
-    ctx.actions.run(
-        executable = tool,
-        arguments = args,
-        inputs = inputs,
-        outputs = outputs,
-        mnemonic = mnemonic,
-        use_default_shell_env = True,
-        execution_requirements = {"no-remote": "1"},
-    )
 
 _attrs = dict(_layer.attrs)
 _attrs.update({
