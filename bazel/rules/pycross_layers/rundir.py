@@ -34,6 +34,7 @@ def walk_tree(
     host_dir: str, image_prefix: str, rf_prefix: str, _stack: list[str] | None = None,
     _read_through: str | None = None, *, rule: LinkRule | None = None, output: bool = True,
     staged: Callable[[str], str | None] = _in_repo,
+    link_targets: dict[str, str] | None = None,
 ) -> Iterator[Entry]:
     """Yields entries for everything below ``host_dir``.
 
@@ -48,6 +49,9 @@ def walk_tree(
       output: whether ``host_dir`` is a Bazel output (a runfiles tree, a tree
         artifact), whose absolute links outside the output base are kept.
       staged: maps a runfiles path to the path a staging link's target ends with.
+      link_targets: when given, filled with host path -> absolute target for every
+        file read through an absolute link (what ``as_their_targets`` needs,
+        without a second readlink per entry).
     """
     rule = rule or LinkRule.around(host_dir)
     stack = _stack if _stack is not None else []
@@ -67,11 +71,11 @@ def walk_tree(
         st = child.stat(follow_symlinks=False)  # one lstat per entry, reused below
         if stat.S_ISLNK(st.st_mode):
             yield from _link(host, image_path, rf_path, stack, _read_through, rule, output,
-                             staged)
+                             staged, link_targets)
         elif stat.S_ISDIR(st.st_mode):
             yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
             yield from walk_tree(host, image_path, rf_path, stack, _read_through, rule=rule,
-                                 output=output, staged=staged)
+                                 output=output, staged=staged, link_targets=link_targets)
         elif stat.S_ISREG(st.st_mode):
             yield file_entry(image_path, rf_path, host, origin=host, st=st)
         else:
@@ -82,7 +86,8 @@ def walk_tree(
 
 def _link(host: str, image_path: str, rf_path: str, stack: list[str],
           read_through: str | None, rule: LinkRule, output: bool,
-          staged: Callable[[str], str | None]) -> Iterator[Entry]:
+          staged: Callable[[str], str | None],
+          link_targets: dict[str, str] | None) -> Iterator[Entry]:
     target = os.readlink(host)
     if target.startswith("/"):
         kept, _last = rule.chain(host, staged(rf_path), output)
@@ -108,8 +113,11 @@ def _link(host: str, image_path: str, rf_path: str, stack: list[str],
         yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
         real = os.path.realpath(host)
         yield from walk_tree(host, image_path, rf_path, stack, rf_path, rule=rule,
-                             output="bazel-out" in real.split("/"), staged=staged)
+                             output="bazel-out" in real.split("/"), staged=staged,
+                             link_targets=link_targets)
     else:
+        if link_targets is not None:
+            link_targets[host] = target
         yield file_entry(image_path, rf_path, host, origin=host)
 
 
@@ -165,16 +173,20 @@ def read_runfiles_dir(runfiles_dir: str, workspace: str | None = None,
             entries.append(file_entry(name, None, host_launcher, origin=host_launcher))
     ws = workspace or guess_workspace(runfiles_dir, launcher)
     rule = LinkRule.around(runfiles_dir, output_base=output_base)
-    entries.extend(as_their_targets(walk_tree(runfiles_dir, base, "", rule=rule), ws))
+    link_targets: dict[str, str] = {}
+    walked = list(walk_tree(runfiles_dir, base, "", rule=rule, link_targets=link_targets))
+    entries.extend(as_their_targets(walked, ws, link_targets))
     return ws, launcher, entries
 
 
-def as_their_targets(entries: list[Entry] | Iterator[Entry], workspace: str) -> list[Entry]:
+def as_their_targets(entries: list[Entry], workspace: str,
+                     link_targets: dict[str, str]) -> list[Entry]:
     """Classifies a file of the main repository that is a second path to another
     repository's runfile (a root symlink: rules_python ``venvs_site_packages``)
     as that runfile, so it lands in that runfile's layer. Bazel links both paths
     to the same file: the same link target names the same input. Bytes are
-    kept, as a regular file at its own path."""
+    kept, as a regular file at its own path. ``link_targets``: host path ->
+    absolute link target of each file read through a link (``walk_tree``)."""
     entries = list(entries)
     ws_prefix = workspace + "/"
     targets: dict[str, str] = {}
@@ -182,11 +194,8 @@ def as_their_targets(entries: list[Entry] | Iterator[Entry], workspace: str) -> 
     for i, e in enumerate(entries):
         if e.kind != FILE or not e.runfiles_path or not e.source:
             continue
-        try:
-            target = os.readlink(e.source)
-        except OSError:  # not a link itself (inside a directory read through)
-            continue
-        if not target.startswith("/"):
+        target = link_targets.get(e.source)
+        if target is None:  # not a link itself (or inside a directory read through)
             continue
         if e.runfiles_path.startswith(ws_prefix):
             mine.append((i, target))
