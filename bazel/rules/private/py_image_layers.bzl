@@ -135,8 +135,9 @@ def _py_image_layers_impl(ctx):
     order = ctx.attr.group_order or list(ctx.attr.layer_groups.keys())
     binary_info = ctx.attr.binary[PyImageBinaryInfo] if PyImageBinaryInfo in ctx.attr.binary else None
     group_members = binary_info.group_members if binary_info else []
+    dep_groups = [m.group for m in group_members]
     for name in order:
-        if name not in ctx.attr.layer_groups and name not in [m.group for m in group_members]:
+        if name not in ctx.attr.layer_groups and name not in dep_groups:
             fail(("group_order: %r is neither in layer_groups nor a dependency group of %s " +
                   "(dependency groups come from py_image's layer_groups)") % (name, ctx.attr.binary.label))
     manifest, extra_inputs = _write_manifest(ctx, files_to_run, runfiles, group_members)

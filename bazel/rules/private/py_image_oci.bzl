@@ -4,12 +4,14 @@ Public through `@pycross_image//bazel/rules:oci.bzl`; see that file.
 """
 
 load("@rules_oci//oci:defs.bzl", "oci_image", "oci_load")
+load("//bazel/rules/pycross_layers:contract.bzl", "COMPRESSION_METHODS")
 load(":image_layers.bzl", "below_transition", "image_layers")
 load(":naming.bzl", "label_name", "repo_tag")
 load(":platforms.bzl", "DEFAULT_PLATFORM", "platform_config", "platform_target")
 load(":validate.bzl", "check_compress", "common_kwargs")
 
-_COMPRESS = {"gzip": None, "none": None, "zstd": None}
+# oci_image takes every layer compression the core writes.
+_COMPRESS = {method: None for method in COMPRESSION_METHODS}
 
 # rules_docker attributes -> what to write instead (docs/images.md, migration table).
 _DOCKER_ONLY = {
