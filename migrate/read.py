@@ -448,6 +448,8 @@ def describe(module: cst.Module, node: cst.BaseExpression, column: int) -> Value
         kind = "name"
     elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
         kind = "concat"
+    if strings is not None:
+        return Value(code, kind, string, strings, multiline, verbatim, items, literals=strings)
     names, calls, literals = _uses(node)
     return Value(code, kind, string, strings, multiline, verbatim, items, entries, func,
                  names, calls, literals)
@@ -477,28 +479,37 @@ def _uses(node: cst.CSTNode) -> tuple[tuple[str, ...], tuple[str, ...], tuple[st
     names: list[str] = []
     calls: list[str] = []
     literals: list[str] = []
-    stack = [node]
+    stack: list[cst.CSTNode] = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, cst.SimpleString):
             text = _string(current)
             if text is not None:
                 literals.append(text)
-            continue
-        if isinstance(current, cst.Name):
+        elif isinstance(current, cst.Name):
             if current.value not in ("True", "False", "None"):
                 names.append(current.value)
-            continue
-        if isinstance(current, cst.Call):
+        elif isinstance(current, (cst.List, cst.Tuple, cst.Set)):
+            stack.extend(reversed([e.value for e in current.elements]))
+        elif isinstance(current, cst.Dict):
+            for element in reversed(current.elements):
+                if isinstance(element, cst.DictElement):
+                    stack.extend((element.value, element.key))
+                else:
+                    stack.append(element.value)
+        elif isinstance(current, cst.Call):
             func = _dotted(current.func)
             if func is not None and func != "select":
                 calls.append(func)
             stack.extend(reversed([a.value for a in current.args]))
-            continue
-        if isinstance(current, cst.Attribute):
+        elif isinstance(current, cst.BinaryOperation):
+            stack.extend((current.right, current.left))
+        elif isinstance(current, cst.Attribute):
             stack.append(current.value)
+        elif isinstance(current, (cst.Integer, cst.Float)):
             continue
-        stack.extend(reversed(current.children))
+        else:
+            stack.extend(reversed(current.children))
     return tuple(dict.fromkeys(names)), tuple(dict.fromkeys(calls)), tuple(literals)
 
 
