@@ -112,6 +112,28 @@ def test_second_push_uploads_no_layer(ws, registry):
     assert written == sorted(f"/v2/pycross/twice/manifests/{ref}" for ref in refs)
 
 
+def test_app_change_pushes_only_the_app_layer(ws, registry):
+    """After an edit of the app, a push sends the app layer and the config, no other blob."""
+    repo = f"{registry.address}/pycross/appchange"
+    push(ws, "//push:push_served", "--repository", repo)
+    hello = ws.workspace / "app" / "hello.py"
+    original = hello.read_text()
+    try:
+        hello.write_text(original + "\n# edited: only the app layer changes\n")
+        ws.run("build", "//push:served", "//push:served.digest")
+        manifest = runner.manifest(ws.output("//push:served"))
+        mark = registry.mark()
+        push(ws, "//push:push_served", "--repository", repo)
+        uploaded = registry.uploaded_digests(since=mark)
+        assert sorted(uploaded) == sorted([manifest["layers"][-1]["digest"],
+                                           manifest["config"]["digest"]])
+        assert served_digest(registry, "pycross/appchange:latest") == bazel_digest(
+            ws, "//push:served.digest")
+    finally:
+        hello.write_text(original)
+        ws.run("build", "//push:all")
+
+
 def test_push_index(ws, registry):
     expected = bazel_digest(ws, "//push:index.digest")
     push(ws, "//push:push_index", "--repository", f"{registry.address}/pycross/index")

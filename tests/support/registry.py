@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,6 +88,16 @@ class Registry:
         """Blob uploads started after `since` (one POST per blob the client sends)."""
         return [r for r in self.requests(since)
                 if r.method == "POST" and r.path.split("?")[0].endswith("/blobs/uploads/")]
+
+
+    def uploaded_digests(self, since: int = 0) -> list[str]:
+        """Digests of the blobs whose upload completed after `since` (the final PUT)."""
+        digests = []
+        for r in self.requests(since):
+            path, _, query = r.path.partition("?")
+            if r.method == "PUT" and "/blobs/uploads/" in path and r.status == 201:
+                digests += urllib.parse.parse_qs(query).get("digest", [])
+        return digests
 
 
 def _free_port() -> int:
