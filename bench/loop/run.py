@@ -14,8 +14,9 @@ oci_load; tests/doubles/rules_oci, mirroring v2.3.2). It times, per pipeline:
 
 - load: `bazel run //:<image>.tar` (the loader is podman, called as `docker`,
   with its storage in a temp dir);
-- push: `bazel build //:<image>` then `skopeo copy` of the layout to Debian's
-  docker-registry on a loopback port (storage in a temp dir);
+- push: `bazel run //:<push> -- --repository 127.0.0.1:PORT/bench/<pipeline> --tag
+  latest` (the rules_oci double's oci_push, which pushes with skopeo) to
+  Debian's docker-registry on a loopback port (storage in a temp dir);
 
 cold (after `bazel clean`, empty podman storage / registry) and warm (after
 one build, edit one line of app/main.py, rebuild). Each timed Bazel command
@@ -32,11 +33,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,20 +47,22 @@ import prepare  # noqa: E402
 REPO = prepare.REPO
 COMMAND = ".venv/bin/python bench/loop/run.py"
 BEGIN, END = "<!-- loop:begin -->", "<!-- loop:end -->"
+LOAD = "loader (bsdtar stream + podman load)"
+PUSH = "push (oci_push: skopeo copy)"
 
 
 @dataclass(frozen=True)
 class Pipeline:
     key: str
     title: str
-    image: str  # the oci_image (or py_image) target
     load: str  # the oci_load target
+    push: str  # the oci_push target
 
 
 PIPELINES = [
-    Pipeline("ours", "ours (py_image, torch group)", "//:image", "//:image.tar"),
-    Pipeline("rules_py", "rules_py style (bsdtar + gzip per layer)", "//:rp_image",
-             "//:rp_image.tar"),
+    Pipeline("ours", "ours (py_image, torch group)", "//:image.tar", "//:push"),
+    Pipeline("rules_py", "rules_py style (bsdtar + gzip per layer)", "//:rp_image.tar",
+             "//:rp_push"),
 ]
 
 # Critical-path actions, by the start of their progress message.
@@ -110,16 +114,16 @@ class Runner:
     env: dict[str, str]
     edits: int = 0
 
-    def timed_bazel(self, cmd: str, target: str) -> Timing:
+    def timed_run(self, target: str, what: str, *run_args: str) -> Timing:
+        """`bazel run target -- run_args`: the build's critical path, then `what` ran."""
         profile = self.scratch / "profile.json"
         t0 = time.perf_counter()
-        proc = self.bazel.call(cmd, f"--profile={profile}", target)
+        proc = self.bazel.call("run", f"--profile={profile}", target, "--", *run_args)
         wall = time.perf_counter() - t0
         build = elapsed(proc.stderr)
         parts = critical_path(profile)
         parts["bazel (analysis, sandboxes, output hashing)"] = max(0.0, build - sum(parts.values()))
-        if cmd == "run":
-            parts["loader (bsdtar stream + podman load)"] = max(0.0, wall - build)
+        parts[what] = max(0.0, wall - build)
         # the client start and the rest outside "Elapsed time"
         rest = wall - sum(parts.values())
         parts["bazel (analysis, sandboxes, output hashing)"] += max(0.0, rest)
@@ -129,29 +133,9 @@ class Runner:
         self.edits += 1
         prepare.edit(self.bazel.ws, self.edits)
 
-    def push(self, registry: str, p: Pipeline) -> float:
-        layout = self.image_dir(p)
-        dest = f"docker://{registry}/bench/{p.key}:latest"
-        t0 = time.perf_counter()
-        subprocess.run(["skopeo", "--insecure-policy", "copy", "-q", "--dest-tls-verify=false",
-                        f"oci:{layout}:latest", dest], check=True, env=self.env)
-        return time.perf_counter() - t0
-
-    def image_dir(self, p: Pipeline) -> Path:
-        proc = self.bazel.call("cquery", p.image, f"--universe_scope={p.image}",
-                               "--output=starlark",
-                               "--starlark:expr='\\n'.join("
-                               "[f.path for f in target.files.to_list()])")
-        paths = [line for line in proc.stdout.splitlines() if line.strip()]
-        if len(paths) != 1:
-            raise SystemExit(f"{p.image}: expected one output, got {paths}")
-        return self.bazel.ws / paths[0]
-
-
-def add(a: Timing, b: Timing | float, label: str = "push (skopeo copy)") -> Timing:
-    if isinstance(b, float):
-        return Timing(a.wall + b, {**a.parts, label: b})
-    return Timing(a.wall + b.wall, {**a.parts, **b.parts})
+    def push(self, registry: str, p: Pipeline) -> Timing:
+        return self.timed_run(p.push, PUSH, "--repository", f"{registry}/bench/{p.key}",
+                              "--tag", "latest")
 
 
 def measure(runner: Runner, p: Pipeline, warm_runs: int) -> dict[str, list[Timing]]:
@@ -163,23 +147,21 @@ def measure(runner: Runner, p: Pipeline, warm_runs: int) -> dict[str, list[Timin
     with prepare.podman_storage(runner.scratch) as podman_env:
         runner.bazel.env = {**runner.env, **podman_env}
         prepare.log(f"{p.key}: cold load")
-        out["cold load"].append(runner.timed_bazel("run", p.load))
+        out["cold load"].append(runner.timed_run(p.load, LOAD))
         for _ in range(warm_runs):
             runner.edit()
             prepare.log(f"{p.key}: warm load")
-            out["warm load"].append(runner.timed_bazel("run", p.load))
+            out["warm load"].append(runner.timed_run(p.load, LOAD))
     runner.bazel.env = dict(runner.env)
     # push
     runner.bazel.call("clean")
     with prepare.registry(runner.scratch) as registry:
         prepare.log(f"{p.key}: cold push")
-        build = runner.timed_bazel("build", p.image)
-        out["cold push"].append(add(build, runner.push(registry, p)))
+        out["cold push"].append(runner.push(registry, p))
         for _ in range(warm_runs):
             runner.edit()
             prepare.log(f"{p.key}: warm push")
-            build = runner.timed_bazel("build", p.image)
-            out["warm push"].append(add(build, runner.push(registry, p)))
+            out["warm push"].append(runner.push(registry, p))
     return out
 
 
@@ -211,13 +193,13 @@ def render(results: dict[str, dict[str, list[Timing]]], meta: dict) -> str:
         "(tests/doubles/rules_oci); Bazel " + meta["bazel"],
         "- load: `bazel run //:<image>.tar`; the loader is podman "
         f"({meta['podman']}, overlay storage in a temp dir) called as `docker`",
-        "- push: `bazel build //:<image>` then `skopeo copy --dest-tls-verify=false "
-        "oci:<layout>:latest docker://127.0.0.1:PORT/...` to Debian's docker-registry "
-        "(loopback, storage in a temp dir); " + meta["push_note"],
+        "- push: `bazel run //:<push> -- --repository 127.0.0.1:PORT/bench/<pipeline> "
+        "--tag latest`: rules_oci's `oci_push` (the double pushes with skopeo where upstream "
+        "uses crane) to Debian's docker-registry (loopback, storage in a temp dir)",
         "- cold: after `bazel clean` (server kept), empty podman storage / registry; warm: after "
         "one build, `GREETING = \"edit N\"` rewritten in app/main.py, same command again",
         "",
-        "| step | " + " | ".join(p.title for p in PIPELINES) + " | ours vs rules_py style |",
+        "| step | " + " | ".join(p.title for p in PIPELINES) + " | ours / rules_py style (lower is better) |",
         "|---|" + "---:|" * len(PIPELINES) + "---:|",
     ]
     for step in steps:
@@ -230,7 +212,7 @@ def render(results: dict[str, dict[str, list[Timing]]], meta: dict) -> str:
         row.append(f"{walls[0] / walls[1]:.2f}x" if walls[1] else "n/a")
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Where the time goes (best run of each; seconds; critical path of the Bazel "
-              "profile, then the loader or skopeo):", "",
+              "profile, the rest of Bazel's elapsed time, then the loader or the push script):", "",
               "| step | pipeline | wall s | largest parts |", "|---|---|---:|---|"]
     for step in steps:
         for p in PIPELINES:
@@ -291,7 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "bench")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")
     ap.add_argument("--no-doc", action="store_true", help="print only; leave docs/ alone")
+    ap.add_argument("--render", type=Path, metavar="RESULTS_JSON",
+                    help="only render the results a run saved (<cache>/loop/results.json)")
     args = ap.parse_args(argv)
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        return finish(args, {k: {s: [Timing(**t) for t in ts] for s, ts in v.items()}
+                             for k, v in saved["results"].items()}, saved["meta"])
+    # SIGTERM runs the cleanups too (registry, podman storage, scratch, Bazel server).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.repeat < 1 or args.warm < 1:
         ap.error("--repeat and --warm must be at least 1")
     for tool in ("bazel", "bsdtar", "skopeo", "podman", "docker-registry"):
@@ -327,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 for p in order:
                     for step, timings in measure(runner, p, args.warm).items():
                         results[p.key].setdefault(step, []).extend(timings)
+                    save(args.cache, results, {"started": started})
         finally:
             bazel.shutdown()
     finally:
@@ -343,11 +334,21 @@ def main(argv: list[str] | None = None) -> int:
         "torch": f"{files:,} files",
         "bazel": tool_version(["bazel", "--version"]).replace("bazel ", ""),
         "podman": tool_version(["podman", "--version"]),
-        "push_note": "rules_oci's `oci_push` double does not push yet, so skopeo is called "
-                     "directly",
-        "notes": NOTES,
     }
-    section = render(results, meta)
+    save(args.cache, results, meta)
+    return finish(args, results, meta)
+
+
+def save(cache: Path, results: dict[str, dict[str, list[Timing]]], meta: dict) -> None:
+    path = cache / "loop" / "results.json"
+    data = {"meta": meta, "results": {k: {s: [asdict(t) for t in ts] for s, ts in v.items()}
+                                      for k, v in results.items()}}
+    path.write_text(json.dumps(data, indent=1))
+
+
+def finish(args: argparse.Namespace, results: dict[str, dict[str, list[Timing]]],
+           meta: dict) -> int:
+    section = render(results, {**meta, "notes": NOTES})
     print(section)
     if not args.no_doc:
         write_doc(args.out, section)
