@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from migrate.find import package_of
 from migrate.labels import parse_label
-from migrate.plan import ImplicitRef
+from migrate.model import ImplicitRef
 
 _IMPLICIT = re.compile(
     rb"""["']([^"'\n]*?)(-layer\.tar|\.json\.sha256|\.json|\.digest|\.executable|\.tar"""

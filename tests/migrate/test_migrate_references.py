@@ -194,5 +194,20 @@ def test_container_pull_still_used_is_not_converted(ws, run):
     ws.write("app/BUILD", LOAD + '\npy3_image(\n    name = "server",\n    srcs = ["server.py"],\n'
              '    base = "@python_base//image",\n)\n', dedent=False)
     result = run(str(ws.root / "app"), "--workspace", "--oci-base-suffix", "_oci")
-    assert result.code == 2  # the container_pull itself stays (still used): reported
+    assert result.code == 0, result.out
     assert 'base = "@python_base_oci",' in ws.read("app/BUILD")
+    # the container_pull stays for old/BUILD; an oci_pull of the same image is added
+    assert textwrap.dedent("""\
+        container_pull(
+            name = "python_base",
+            digest = "sha256:1f2e3d",
+            registry = "registry.example.com",
+            repository = "distroless/python3",
+        )
+
+        oci_pull(
+            name = "python_base_oci",
+            digest = "sha256:1f2e3d",
+            image = "registry.example.com/distroless/python3",
+        )
+        """) in ws.read("WORKSPACE")
