@@ -199,7 +199,8 @@ def render(results: dict[str, dict[str, list[Timing]]], meta: dict) -> str:
         "- cold: after `bazel clean` (server kept), empty podman storage / registry; warm: after "
         "one build, `GREETING = \"edit N\"` rewritten in app/main.py, same command again",
         "",
-        "| step | " + " | ".join(p.title for p in PIPELINES) + " | ours / rules_py style (lower is better) |",
+        "| step | " + " | ".join(p.title for p in PIPELINES)
+        + " | ours / rules_py style (lower is better) |",
         "|---|" + "---:|" * len(PIPELINES) + "---:|",
     ]
     for step in steps:
