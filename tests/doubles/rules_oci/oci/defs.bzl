@@ -6,7 +6,8 @@ of `oci/private/image.bzl` (oci_image), `oci/private/image_index.bzl`
 `oci/private/load.bzl` (oci_load) and `oci/private/push.bzl` (oci_push). An
 unknown attribute fails the build. Images are assembled by umoci, indexes by
 Python, tarballs written by skopeo (from PATH), all through
-oci/private/oci_assemble.py.
+oci/private/oci_assemble.py. `bazel run` of an oci_push pushes for real, with
+skopeo where upstream uses crane (oci/private/push.sh.tpl).
 """
 
 load("//oci/private:double.bzl", "check_attrs", "forwarded", "run_assemble")
@@ -179,13 +180,18 @@ def oci_image(name, created = None, labels = None, annotations = None, env = Non
     )
     _digest(name, kw)
 
-def _image_index_transition_impl(_settings, attr):
-    # One configuration per platform; none (no split) without `platforms`.
+def _image_index_transition_impl(settings, attr):
+    # One configuration per platform. Without `platforms` upstream returns an
+    # empty list, which newer Bazel takes as "no transition"; Bazel 4.2.3
+    # crashes on it ("Split transition output may not be empty"), so the
+    # double keeps the current platforms instead: the same configuration.
+    if not attr.platforms:
+        return [{"//command_line_option:platforms": settings["//command_line_option:platforms"]}]
     return [{"//command_line_option:platforms": str(p)} for p in attr.platforms]
 
 _image_index_transition = transition(
     implementation = _image_index_transition_impl,
-    inputs = [],
+    inputs = ["//command_line_option:platforms"],
     outputs = ["//command_line_option:platforms"],
 )
 
@@ -279,6 +285,12 @@ def oci_load(name, repo_tags = None, **kwargs):
         repo_tags = _write(name, "tags", repo_tags, _internal(forwarded(kwargs)))
     oci_tarball_rule(name = name, repo_tags = repo_tags, **kwargs)
 
+def _rlocation(ctx, f):
+    """The runfiles path of f (aspect_bazel_lib to_rlocation_path)."""
+    if f.short_path.startswith("../"):
+        return f.short_path[3:]
+    return ctx.workspace_name + "/" + f.short_path
+
 def _oci_push_impl(ctx):
     if not ctx.file.image.is_directory:
         fail("image attribute must be a oci_image or oci_image_index")
@@ -286,13 +298,36 @@ def _oci_push_impl(ctx):
         _, _, _, digest, tag = util.parse_image(ctx.attr.repository)
         if digest or tag:
             fail("`repository` attribute should not contain digest or tag. got: {}".format(ctx.attr.repository))
+
+    # Upstream reads the digest at run time with jq; the double writes it at
+    # build time (same value: index.json's .manifests[0].digest).
+    digest = ctx.actions.declare_file("push_%s.digest" % ctx.label.name)
+    run_assemble(ctx, ctx.executable._tool, ["first-digest", ctx.file.image.path, digest.path], [ctx.file.image], [digest], "OciPushDigest")
+    files = [ctx.file.image, digest]
+    substitutions = {
+        "{{digest_file}}": _rlocation(ctx, digest),
+        "{{fixed_args}}": "",
+        "{{image_dir}}": _rlocation(ctx, ctx.file.image),
+        "{{repository_file}}": "",
+        "{{tags}}": "",
+    }
+    if ctx.attr.repository:
+        substitutions["{{fixed_args}}"] = '"--repository" "%s"' % ctx.attr.repository
+    elif ctx.file.repository_file:
+        files.append(ctx.file.repository_file)
+        substitutions["{{repository_file}}"] = _rlocation(ctx, ctx.file.repository_file)
+    if ctx.file.remote_tags:
+        files.append(ctx.file.remote_tags)
+        substitutions["{{tags}}"] = _rlocation(ctx, ctx.file.remote_tags)
     script = ctx.actions.declare_file("push_%s.sh" % ctx.label.name)
-    ctx.actions.write(script, "#!/usr/bin/env bash\necho 'oci_push test double: would push %s to %s' >&2\n" % (
-        ctx.file.image.short_path,
-        ctx.attr.repository or "(repository_file or --repository)",
-    ), is_executable = True)
-    files = [ctx.file.image] + ([ctx.file.repository_file] if ctx.file.repository_file else []) + ([ctx.file.remote_tags] if ctx.file.remote_tags else [])
-    return [DefaultInfo(executable = script, runfiles = ctx.runfiles(files = files))]
+    ctx.actions.expand_template(
+        template = ctx.file._push_sh_tpl,
+        output = script,
+        is_executable = True,
+        substitutions = substitutions,
+    )
+    runfiles = ctx.runfiles(files = files).merge(ctx.attr.image[DefaultInfo].default_runfiles)
+    return [DefaultInfo(executable = script, runfiles = runfiles)]
 
 oci_push_rule = rule(
     implementation = _oci_push_impl,
@@ -302,6 +337,8 @@ oci_push_rule = rule(
         "remote_tags": attr.label(allow_single_file = True),
         "repository": attr.string(),
         "repository_file": attr.label(allow_single_file = True),
+        "_push_sh_tpl": attr.label(default = "//oci/private:push.sh.tpl", allow_single_file = True),
+        "_tool": _TOOL,
     },
 )
 
