@@ -212,7 +212,9 @@ def test_podman_loads_and_runs_the_tarball(ws):
         image = podman.inspect_image("pycross/served:1.0")
         # What py_image declared (tests/image_ws/push/BUILD.bazel), as podman sees it.
         assert image["Id"] == config_digest.split(":", 1)[1]
-        assert image["RepoTags"] == ["docker.io/pycross/served:1.0"]
+        # manifest.json carries the tag as given (rules_oci tarball.sh.tpl);
+        # podman puts a name without a registry under localhost/.
+        assert image["RepoTags"] == ["localhost/pycross/served:1.0"]
         assert image["Architecture"] == "amd64" and image["Os"] == "linux"
         assert image["Config"]["Entrypoint"] == ["/usr/bin/python3", "/app/hello"]
         assert image["Config"]["WorkingDir"] == "/app/hello.runfiles"
