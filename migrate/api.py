@@ -88,6 +88,9 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
     whole = any(s.recursive and s.path == "" for s in selectors)
     if options.to == "oci" and not whole:
         paths = _all_files(root, wanted)
+    # files are planned while the rest are still read (without the references, which
+    # are known only at the end: a file whose package has some is planned again)
+    runner = Runner(request.jobs)
     for path in paths:
         try:
             data = (root / path).read_bytes()
@@ -99,6 +102,7 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
             scans[path] = refs.scan(path, data)
         if path in wanted and prefilter(data):
             originals[path] = data
+            runner.add(Job(path, data, options, wanted[path].targets))
     ref_index = refs.index_refs(scans)
 
     ws_file = find.workspace_file(root)
@@ -110,8 +114,10 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
         return Job(path, data, options, targets, ref_index.get(find.package_of(path), {}),
                    **extra)
 
-    results = {r.path: r for r in run_jobs([job(p, d) for p, d in originals.items()],
-                                           request.jobs, progress)}
+    results = {r.path: r for r in runner.results(progress)}
+    again = [p for p in results if ref_index.get(find.package_of(p))]
+    results.update((r.path, r) for r in run_jobs([job(p, originals[p]) for p in again],
+                                                 request.jobs, None))
 
     # 3. across targets: keep what depends on something that stays rules_docker, then
     #    point references to an image's tarball file at the new one
@@ -276,6 +282,54 @@ def _all_files(root: Path, wanted: dict[str, find.Candidate]) -> Iterator[str]:
         seen.add(path)
         yield path
     yield from (p for p in wanted if p not in seen)
+
+
+class Runner:
+    """Runs :func:`~migrate.engine.migrate_file` on jobs as they come: in this process
+    until there are enough of them for a process pool to pay off, then in the pool."""
+
+    CHUNK = 16
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.pending: list[Job] = []
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: list = []
+        self.count = 0
+
+    def add(self, job: Job) -> None:
+        self.pending.append(job)
+        self.count += 1
+        if self.pool is None and self.workers > 1 and self.count >= POOL_THRESHOLD:
+            self.pool = ProcessPoolExecutor(max_workers=self.workers)
+        if self.pool is not None and len(self.pending) >= self.CHUNK:
+            self.futures.append(self.pool.submit(_run_chunk, self.pending))
+            self.pending = []
+
+    def results(self, progress: Progress | None) -> list[FileResult]:
+        tick = progress(self.count) if progress is not None and self.count else None
+        out: list[FileResult] = []
+        try:
+            if self.pool is not None and self.pending:
+                self.futures.append(self.pool.submit(_run_chunk, self.pending))
+                self.pending = []
+            for future in self.futures:
+                for result in future.result():
+                    out.append(result)
+                    if tick is not None:
+                        tick()
+            for job in self.pending:
+                out.append(migrate_file(job))
+                if tick is not None:
+                    tick()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+        return out
+
+
+def _run_chunk(jobs: list[Job]) -> list[FileResult]:
+    return [migrate_file(job) for job in jobs]
 
 
 def run_jobs(jobs: list[Job], workers: int, progress: Progress | None) -> list[FileResult]:
