@@ -61,6 +61,7 @@ def _oci_image_impl(ctx):
         "workdir": ctx.attr.workdir,
         "user": ctx.attr.user,
         "entrypoint_resets_cmd": True,
+        "keep_base_variant": True,
     }
     if ctx.file.base:
         inputs.append(ctx.file.base)
@@ -179,13 +180,18 @@ def oci_image(name, created = None, labels = None, annotations = None, env = Non
     )
     _digest(name, kw)
 
-def _image_index_transition_impl(_settings, attr):
-    # One configuration per platform; none (no split) without `platforms`.
+def _image_index_transition_impl(settings, attr):
+    # One configuration per platform. Without `platforms` upstream returns []
+    # (its documented "without using Bazel platforms" form: images as they
+    # are); Bazel 4.2.3 crashes on an empty split ("Split transition output
+    # may not be empty"), so the double returns the incoming value instead.
+    if not attr.platforms:
+        return [{"//command_line_option:platforms": [str(p) for p in settings["//command_line_option:platforms"]]}]
     return [{"//command_line_option:platforms": str(p)} for p in attr.platforms]
 
 _image_index_transition = transition(
     implementation = _image_index_transition_impl,
-    inputs = [],
+    inputs = ["//command_line_option:platforms"],
     outputs = ["//command_line_option:platforms"],
 )
 
