@@ -199,3 +199,18 @@ def test_relative_bare_and_absolute_sources(tmp_path, monkeypatch):
     with tarfile.open(fileobj=io.BytesIO(got)) as t:
         assert [t.extractfile(f"x/{i}").read() for i in range(1, 5)] == [
             b"#!a\n", b"bb\n", b"#!a\n", b"#!a\n"]
+
+
+def test_diff_id_read_back_without_mmap(tmp_path, monkeypatch):
+    import mmap
+
+    items = sample(tmp_path)
+    want = "sha256:" + hashlib.sha256(streamed(items)).hexdigest()
+
+    def no_mmap(*args, **kwargs):
+        raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(mmap, "mmap", no_mmap)
+    for workers in (1, 2):
+        _got, result, _ = direct(tmp_path / f"o{workers}.tar", items, workers)
+        assert result.diff_id == want

@@ -50,6 +50,7 @@ ENTRY_COST = 8 * 1024
 #: Layers cheaper than this are written by the calling process alone.
 MIN_PARALLEL_COST = 48 << 20
 CHUNK = 1 << 20
+_HASH_WINDOW = 64 << 20  # bytes mapped at once to hash them
 _O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _O_DIR = _O_READ | getattr(os, "O_DIRECTORY", 0)
 _DIR_FD = os.open in os.supports_dir_fd
@@ -257,7 +258,29 @@ def segments(plan: TarPlan, workers: int,
 
 
 def sha256_range(fd: int, h, start: int, end: int) -> None:
-    """Feeds bytes ``[start, end)`` of ``fd`` to ``h`` (read back through the page cache)."""
+    """Feeds bytes ``[start, end)`` of ``fd`` to ``h``, mapped from the page cache
+    (no copy into Python; hashlib releases the GIL on large buffers)."""
+    import mmap
+
+    gran = mmap.ALLOCATIONGRANULARITY
+    pos = start
+    while pos < end:
+        base = pos - pos % gran
+        length = min(end - base, _HASH_WINDOW)
+        try:
+            m = mmap.mmap(fd, length, prot=mmap.PROT_READ, offset=base)
+        except (OSError, ValueError, AttributeError):  # no mmap here: read it
+            _sha256_read(fd, h, pos, end)
+            return
+        try:
+            with memoryview(m) as view:
+                h.update(view[pos - base:])
+        finally:
+            m.close()
+        pos = base + length
+
+
+def _sha256_read(fd: int, h, start: int, end: int) -> None:
     buf = bytearray(min(4 << 20, max(end - start, 1)))
     view = memoryview(buf)
     pos = start
