@@ -16,14 +16,16 @@ is ``diff`` or ``check``. The CLI (:mod:`migrate.cli`) only turns flags into a
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrate import find, refs, write
+from migrate import find, graph, refs, write
 from migrate.engine import FileResult, Job, migrate_file, migrate_workspace, prefilter
+from migrate.kinds import KINDS
 from migrate.model import Options
 from migrate.report import FileError, Report
 
@@ -99,25 +101,32 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
             originals[path] = data
     ref_index = refs.index_refs(scans)
 
-    # 2. plan and render each file (in a process pool when there are many)
-    jobs = [
-        Job(path, data, options, wanted[path].targets,
-            ref_index.get(find.package_of(path), {}), None)
-        for path, data in originals.items()
-    ]
-    results = {r.path: r for r in run_jobs(jobs, request.jobs, progress)}
+    ws_file = find.workspace_file(root)
+    ws_rel = ws_file.relative_to(root).as_posix() if ws_file is not None else None
 
-    # 3. container_pull: now that the new files are known, is @name// still used?
+    # 2. plan and render each file (in a process pool when there are many)
+    def job(path: str, data: bytes, **extra) -> Job:
+        targets = wanted[path].targets if path in wanted else frozenset()
+        return Job(path, data, options, targets, ref_index.get(find.package_of(path), {}),
+                   **extra)
+
+    results = {r.path: r for r in run_jobs([job(p, d) for p, d in originals.items()],
+                                           request.jobs, progress)}
+
+    # 3. across targets: keep what depends on something that stays rules_docker, then
+    #    point references to an image's tarball file at the new one
+    if options.to == "oci":
+        report.notes.extend(_across_targets(root, results, scans, originals, wanted, ws_rel,
+                                            options, job, request.jobs))
+
+    # 4. container_pull: now that the new files are known, is @name// still used?
     deferred = [r for r in results.values() if r.deferred]
-    after = dict(scans)
-    for result in results.values():
-        if result.output is not None:
-            after[result.path] = refs.scan(result.path, result.output)
-    still_used = refs.repo_uses(after.items())
+    still_used = _still_used(scans, results)
     if deferred:
+        others = frozenset(k for k in KINDS if k != "container_pull")
         jobs = [
             Job(r.path, r.output or originals[r.path], options, wanted[r.path].targets,
-                ref_index.get(find.package_of(r.path), {}), still_used)
+                ref_index.get(find.package_of(r.path), {}), still_used, ignore_kinds=others)
             for r in deferred
         ]
         for second in run_jobs(jobs, request.jobs, None):
@@ -140,13 +149,12 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
         if result.output is not None and result.output != originals[path]:
             outputs[path] = result.output
 
-    # 4. WORKSPACE
+    # 5. WORKSPACE
     bases = [b for _, plan in report.migrated for b in plan.bases]
-    ws_file = find.workspace_file(root)
     if options.to == "oci" and bases and ws_file is not None:
         _workspace(root, ws_file, bases, still_used, request, outcome)
 
-    # 5. write (every temporary file complete and synced before any rename)
+    # 6. write (every temporary file complete and synced before any rename)
     if request.mode == "write":
         _write(root, outputs, report)
     else:
@@ -154,6 +162,69 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
     report.workspace_written = (request.mode == "write"
                                 and report.workspace_file in report.files_changed)
     return outcome
+
+
+def _still_used(scans: dict[str, refs.Scan], results: dict[str, FileResult]
+                ) -> dict[str, tuple[str, ...]]:
+    """repo -> the ``@repo//`` uses left once the new files are written."""
+    after = dict(scans)
+    for result in results.values():
+        if result.output is not None:
+            after[result.path] = refs.scan(result.path, result.output)
+    return refs.repo_uses(after.items())
+
+
+def _across_targets(root: Path, results: dict[str, FileResult], scans: dict[str, refs.Scan],
+                    originals: dict[str, bytes], wanted: dict[str, find.Candidate],
+                    ws_rel: str | None, options: Options, job, workers: int,
+                    ) -> list[tuple[str, str]]:
+    """Block targets whose dependencies stay rules_docker (until nothing changes), then
+    rewrite references to ``:x.tar`` read as a file; re-renders the files concerned."""
+    records = {p: r.record for p, r in results.items() if r.record is not None}
+    listed = [(p, s.targets) for p, s in scans.items()]
+    if ws_rel is not None:
+        with contextlib.suppress(OSError):
+            listed.append((ws_rel, refs.scan(ws_rel, (root / ws_rel).read_bytes()).targets))
+    world = graph.build_world(records, listed)
+    blocks: dict[str, dict] = {}
+    selected = set(wanted)
+    verdict = graph.Verdict()
+    for _ in range(50):  # each round only adds blocks; a chain of bases is short
+        migrated = [(p, plan) for p in sorted(results) for plan in results[p].plans]
+        verdict = graph.check(world, migrated, _still_used(scans, results), selected,
+                              options.base_suffix, ws_rel)
+        changed = []
+        for path, names in verdict.blocked.items():
+            known = blocks.setdefault(path, {})
+            if names.keys() - known.keys():
+                known.update(names)
+                changed.append(path)
+        if not changed:
+            break
+        for result in run_jobs([job(p, originals[p], block=blocks[p]) for p in changed],
+                               workers, None):
+            results[result.path] = result
+    strings: dict[str, dict[str, str]] = {}
+    for _, plan in ((p, plan) for p in results for plan in results[p].plans):
+        for ref in plan.references:
+            if ref.replacement is not None:
+                strings.setdefault(ref.path, {})[ref.text] = ref.replacement
+    jobs = []
+    for path in sorted(strings):
+        data = originals.get(path)
+        if data is None:
+            try:
+                data = (root / path).read_bytes()
+            except OSError:
+                continue
+            originals[path] = data
+        jobs.append(job(path, data, block=blocks.get(path, {}), strings=strings[path]))
+    for result in run_jobs(jobs, workers, None):
+        previous = results.get(result.path)
+        if previous is not None and previous.deferred:
+            result.deferred = True
+        results[result.path] = result
+    return list(dict.fromkeys(verdict.notes))
 
 
 def _workspace(root: Path, ws_file: Path, bases: list[str], still_used, request: Request,

@@ -27,6 +27,7 @@ class Job:
     still_used: Mapping[str, tuple[str, ...]] | None = None
     ignore_kinds: frozenset[str] = frozenset()
     strings: Mapping[str, str] = field(default_factory=dict)  # label literals to rewrite
+    block: Mapping[str, Left] = field(default_factory=dict)  # calls kept, by name, and why
 
 
 @dataclass
@@ -69,7 +70,7 @@ def migrate_file(job: Job) -> FileResult:
     parsed, record, text, encoding = got
     result.record = record
     planned = plan_file(record, job.path, job.options, job.targets, job.refs, job.still_used,
-                        job.strings)
+                        job.strings, job.block)
     result.left, result.notes, result.deferred = planned.left, planned.notes, planned.deferred
     if not planned.edits:
         return result

@@ -152,6 +152,7 @@ class ImplicitRef:
     suffix: str
     equivalent: str | None = None  # what it resolves to after migration, when exact
     replacement: str | None = None  # the label written instead (``:app.tar`` -> ``:app.tarball``)
+    as_file: bool = False  # read as a file: in data, srcs, tars, $(location ...)
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class CallPlan:
     closing: tuple[str, ...] = ()
     call: RuleCall | None = field(default=None, compare=False, repr=False)
     keep_original: bool = False  # add the new calls after the call instead of replacing it
+    depends: tuple[tuple[str, str], ...] = ()  # (attribute, label) of the targets it needs
 
 
 @dataclass(frozen=True)

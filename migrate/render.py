@@ -17,6 +17,7 @@ from migrate.fmt import render_call, render_load, string
 from migrate.labels import load_label_key
 from migrate.model import CallPlan, FileEdits, Insert, LoadPlan, LoadStmt
 from migrate.read import Parsed, comments_in, is_load
+from migrate.refs import FILE_ATTRS
 
 
 class RenderError(Exception):
@@ -29,10 +30,10 @@ def apply_edits(parsed: Parsed, loads: Sequence[LoadStmt], edits: FileEdits) -> 
     if not edits:
         return module.code if not parsed.layout.codes else assemble(module, parsed.layout.codes,
                                                                      module)
+    if edits.strings:  # first, so that only the statements read from the file change
+        module = _replace_strings(module, parsed, edits.strings)
     new = render(module, edits.plans, loads, edits.load_plan, edits.inserts)
-    if edits.strings:
-        new = _replace_strings(new, parsed, edits.strings)
-    text = assemble(module, parsed.layout.codes, new)
+    text = assemble(parsed.module, parsed.layout.codes, new)
     try:
         cst.parse_module(text)
     except cst.ParserSyntaxError as exc:  # pragma: no cover - a bug in the renderer
@@ -61,8 +62,22 @@ def statement_of(module: cst.Module, top_index: int, ordinal: int) -> cst.Simple
 
 
 class _Strings(cst.CSTTransformer):
+    """Rewrites label literals read as files: in ``file_attrs``, or in ``$(location ...)``."""
+
     def __init__(self, strings: Mapping[str, str]) -> None:
         self.strings = strings
+        self.keywords: list[str | None] = []
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        self.keywords.append(node.keyword.value if node.keyword is not None else None)
+
+    def leave_Arg(self, original_node: cst.Arg, updated_node: cst.Arg) -> cst.Arg:
+        self.keywords.pop()
+        return updated_node
+
+    def _as_file(self) -> bool:
+        keyword = next((k for k in reversed(self.keywords) if k is not None), None)
+        return keyword in FILE_ATTRS
 
     def leave_SimpleString(self, original_node: cst.SimpleString,
                            updated_node: cst.SimpleString) -> cst.SimpleString:
@@ -70,7 +85,7 @@ class _Strings(cst.CSTTransformer):
             value = original_node.evaluated_value
         except Exception:  # noqa: BLE001 - odd literals stay as they are
             return updated_node
-        new = _replace_in(value, self.strings) if isinstance(value, str) else None
+        new = _replace_in(value, self.strings, self._as_file()) if isinstance(value, str) else None
         if new is None:
             return updated_node
         quote = original_node.quote
@@ -79,9 +94,9 @@ class _Strings(cst.CSTTransformer):
         return updated_node.with_changes(value=string(new))
 
 
-def _replace_in(value: str, strings: Mapping[str, str]) -> str | None:
+def _replace_in(value: str, strings: Mapping[str, str], as_file: bool) -> str | None:
     if value in strings:
-        return strings[value]
+        return strings[value] if as_file else None
     if "$(" not in value:
         return None
     new = value
@@ -95,14 +110,11 @@ def _replace_in(value: str, strings: Mapping[str, str]) -> str | None:
 def _replace_strings(new: cst.Module, parsed: Parsed, strings: Mapping[str, str]) -> cst.Module:
     """Replace label literals (and ``$(location)`` arguments) in the statements naming them."""
     codes = parsed.layout.codes
-    original = {id(stmt): i for i, stmt in enumerate(parsed.module.body)}
     body = list(new.body)
     keys = tuple(strings)
-    for position, stmt in enumerate(body):
-        index = original.get(id(stmt))
-        if index is not None and not any(k in codes[index] for k in keys):
-            continue
-        body[position] = stmt.visit(_Strings(strings))
+    for index, stmt in enumerate(body):
+        if any(k in codes[index] for k in keys):
+            body[index] = stmt.visit(_Strings(strings))
     return new.with_changes(body=body)
 
 

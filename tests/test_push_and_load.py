@@ -92,6 +92,7 @@ def test_push_image_digest_and_tags(ws, registry):
     assert inspected["Digest"] == expected
     assert inspected["Architecture"] == "amd64"
     assert sorted(inspected["RepoTags"]) == ["1.0", "latest"]
+    print(f"pycross/served:1.0 {expected}")  # shown with pytest -rP
 
 
 def test_second_push_uploads_no_layer(ws, registry):
@@ -148,6 +149,9 @@ def test_push_index(ws, registry):
     }
     for digest in children.values():  # every image of the index is in the registry
         assert served_digest(registry, f"pycross/index@{digest}") == digest
+    print(f"pycross/index:multi {expected}")  # shown with pytest -rP
+    for arch, digest in sorted(children.items()):
+        print(f"  {arch} {digest}")
 
 
 def test_repository_file_then_override(ws, registry):
@@ -162,6 +166,23 @@ def test_repository_file_then_override(ws, registry):
     # The override won: nothing was written to the file's repository.
     writes = [r for r in registry.requests(since=mark) if r.method in ("POST", "PUT", "PATCH")]
     assert writes and not [r for r in writes if FROM_FILE in r.path], writes
+
+
+def test_flag_spellings_like_upstream(ws, registry):
+    """push.sh.tpl's spellings: -r, --repository=, -t, --tag=; the last repository wins."""
+    script = ws.bin_dir() / "push" / "push_push_served.sh"
+    expected = bazel_digest(ws, "//push:served.digest")
+    subprocess.run([str(script), "-r", f"{registry.address}/pycross/ignored",
+                    f"--repository={registry.address}/pycross/spelled", "-t", "short",
+                    "--tag=long"], check=True, capture_output=True, cwd=ws.workspace)
+    for tag in ("short", "long", "latest", "1.0"):
+        assert served_digest(registry, f"pycross/spelled:{tag}") == expected
+    proc = subprocess.run([str(script), "-r", f"{registry.address}/pycross/spelled", "--index"],
+                          capture_output=True, text=True, cwd=ws.workspace)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "oci_push test double: argument '--index' is not supported"
+        " (upstream passes it to crane push)"]
 
 
 def test_push_without_repository_fails_with_upstreams_message(ws):
@@ -191,7 +212,9 @@ def test_podman_loads_and_runs_the_tarball(ws):
         image = podman.inspect_image("pycross/served:1.0")
         # What py_image declared (tests/image_ws/push/BUILD.bazel), as podman sees it.
         assert image["Id"] == config_digest.split(":", 1)[1]
-        assert image["RepoTags"] == ["docker.io/pycross/served:1.0"]
+        # manifest.json carries the tag as given (rules_oci tarball.sh.tpl);
+        # podman puts a name without a registry under localhost/.
+        assert image["RepoTags"] == ["localhost/pycross/served:1.0"]
         assert image["Architecture"] == "amd64" and image["Os"] == "linux"
         assert image["Config"]["Entrypoint"] == ["/usr/bin/python3", "/app/hello"]
         assert image["Config"]["WorkingDir"] == "/app/hello.runfiles"

@@ -4,10 +4,18 @@ Mirrors, at tag v2.3.2: the macros of `oci/defs.bzl` and the rule attributes
 of `oci/private/image.bzl` (oci_image), `oci/private/image_index.bzl`
 (oci_image_index, with its split transition over `platforms`),
 `oci/private/load.bzl` (oci_load) and `oci/private/push.bzl` (oci_push). An
-unknown attribute fails the build. Images are assembled by umoci, indexes by
-Python, tarballs written by skopeo (from PATH), all through
-oci/private/oci_assemble.py. `bazel run` of an oci_push pushes for real, with
-skopeo where upstream uses crane (oci/private/push.sh.tpl).
+unknown attribute fails the build. Images are assembled by umoci and Python,
+indexes by Python, all through oci/private/oci_assemble.py; tarballs are
+written by bsdtar (from PATH) from an mtree spec. `bazel run` of an oci_push
+pushes for real, with skopeo where upstream uses crane
+(oci/private/push.sh.tpl).
+
+What runs on a change, as upstream: one descriptor action per layer (digest
+and diff_id, `OCIDescriptor`), so an unchanged layer is never hashed again;
+the image action copies each layer blob as it is into the layout (upstream
+links it on Bazel 7.1+, copies it before); `bazel run` of an oci_load streams
+the tarball from the image's runfiles into the loader (`tar @mtree`), and the
+tarball file is written only for the `tarball` output group.
 """
 
 load("//oci/private:double.bzl", "check_attrs", "forwarded", "run_assemble")
@@ -52,10 +60,18 @@ def _oci_image_impl(ctx):
         fail("'os', 'architecture' and 'variant' come from the image provided by 'base' and cannot be overridden.")
     out = ctx.actions.declare_directory(ctx.label.name)
     inputs = list(ctx.files.tars)
+    descriptors = []
+    for i, layer in enumerate(ctx.files.tars):
+        # upstream oci/private/image.bzl _calculate_descriptor
+        descriptor = ctx.actions.declare_file("%s.%s.descriptor.json" % (ctx.label.name, i))
+        run_assemble(ctx, ctx.executable._tool, ["descriptor", layer.path, descriptor.path, str(layer.owner)], [layer], [descriptor], "OCIDescriptor")
+        descriptors.append(descriptor)
+    inputs.extend(descriptors)
     spec = {
         "out": out.path,
         "base": ctx.file.base.path if ctx.file.base else None,
         "layers": [f.path for f in ctx.files.tars],
+        "descriptors": [d.path for d in descriptors],
         "os": ctx.attr.os,
         "architecture": ctx.attr.architecture,
         "variant": ctx.attr.variant,
@@ -235,28 +251,74 @@ def oci_image_index(name, annotations = None, **kwargs):
     oci_image_index_rule(name = name, annotations = annotations, **kwargs)
     _digest(name, kw)
 
+def _exec_root_and_runfiles_prefix(ctx, f):
+    """The exec path prefix of f and what replaces it in its runfiles path.
+
+    Upstream: _get_workspace_root_path and _get_runfiles_prefix.
+
+    Args:
+      ctx: the rule context.
+      f: a File.
+    Returns:
+      (prefix of f.path, runfiles prefix)
+    """
+    if f.short_path.startswith("../"):
+        return f.path[:-len(f.short_path[3:])], ""
+    return f.path[:-len(f.short_path)], ctx.workspace_name + "/"
+
 def _oci_load_impl(ctx):
-    loaders = "docker podman"
-    runfiles = []
-    if ctx.attr.loader:
-        loaders = '"$(dirname "$0")/%s.runfiles/%s/%s"' % (ctx.label.name, ctx.workspace_name, ctx.executable.loader.short_path)
-        runfiles.append(ctx.executable.loader)
+    # upstream oci/private/load.bzl + tarball.sh.tpl (docker format): an mtree
+    # spec at build time, the tar written when `bazel run` loads it.
+    image = ctx.file.image
+    mtree = ctx.actions.declare_file(ctx.label.name + "/tarball.spec")
+    manifest_json = ctx.actions.declare_file(ctx.label.name + "/manifest.json")
+    run_assemble(ctx, ctx.executable._tool, ["load-spec", image.path, ctx.file.repo_tags.path, mtree.path, manifest_json.path], [image, ctx.file.repo_tags], [mtree, manifest_json], "OCITarballManifest")
+
+    # Only for the `tarball` output group (a large output upstream keeps out of the cache).
     tarball = ctx.actions.declare_file(ctx.label.name + "/tarball.tar")
-    args = ["tarball", ctx.file.image.path, tarball.path, "--tags-file=" + ctx.file.repo_tags.path]
-    run_assemble(ctx, ctx.executable._tool, args, [ctx.file.image, ctx.file.repo_tags], [tarball], "OciTarball")
+    ctx.actions.run(
+        executable = "bsdtar",
+        arguments = ["--create", "--no-xattr", "--no-mac-metadata", "--file", tarball.path, "@" + mtree.path],
+        inputs = [mtree, manifest_json, image],
+        outputs = [tarball],
+        mnemonic = "OCITarball",
+        use_default_shell_env = True,
+        execution_requirements = {"no-remote": "1"},
+    )
+
+    loaders = "docker podman nerdctl"
+    runfiles = [mtree, manifest_json, image]
+    if ctx.attr.loader:
+        loaders = '"$RUNFILES_DIR/%s/%s"' % (ctx.workspace_name, ctx.executable.loader.short_path)
+        runfiles.append(ctx.executable.loader)
+    image_root, image_prefix = _exec_root_and_runfiles_prefix(ctx, image)
+    json_root, json_prefix = _exec_root_and_runfiles_prefix(ctx, manifest_json)
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
     ctx.actions.write(script, """#!/usr/bin/env bash
 set -euo pipefail
-tar="$(dirname "$0")/{short}"
-[ -f "$tar" ] || tar="${{RUNFILES_DIR:-$0.runfiles}}/{ws}/{short_path}"
+RUNFILES_DIR="${{RUNFILES_DIR:-$0.runfiles}}"
+mtree="$(<"$RUNFILES_DIR/{ws}/{mtree}")"
+mtree="${{mtree//"{image_root}"/{image_prefix}}}"
+mtree="${{mtree//"{json_root}"/{json_prefix}}}"
 for loader in {loaders}; do
-  if command -v "$loader" >/dev/null; then exec "$loader" load --input "$tar"; fi
+  if command -v "$loader" >/dev/null; then
+    "$loader" load --input <(bsdtar --cd "$RUNFILES_DIR" --create --no-xattr --no-mac-metadata @- <<< "$mtree")
+    exit
+  fi
 done
-echo "no container loader ({loaders}) found; the tarball is $tar" >&2
+echo "Neither of {loaders} could be found." >&2
 exit 1
-""".format(short = tarball.basename, ws = ctx.workspace_name, short_path = tarball.short_path, loaders = loaders), is_executable = True)
+""".format(
+        ws = ctx.workspace_name,
+        mtree = mtree.short_path,
+        image_root = image_root,
+        image_prefix = image_prefix,
+        json_root = json_root,
+        json_prefix = json_prefix,
+        loaders = loaders,
+    ), is_executable = True)
     return [
-        DefaultInfo(executable = script, files = depset([script]), runfiles = ctx.runfiles(files = [tarball] + runfiles)),
+        DefaultInfo(executable = script, files = depset([script]), runfiles = ctx.runfiles(files = runfiles)),
         OutputGroupInfo(tarball = depset([tarball])),
     ]
 
