@@ -133,6 +133,39 @@ def _header(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes,
     ))
 
 
+class FileHeaders:
+    """Headers of regular files under one policy, with every constant part and its
+    checksum share computed once (hot path: one call per file). Same bytes as
+    ``entry_header``; ``None`` where a PAX header is needed (long or non-ASCII
+    name, huge size): then ``entry_header`` builds it."""
+
+    def __init__(self, policy: TarPolicy) -> None:
+        mtime_f = b"%011o\0" % policy.mtime
+        tail = b"0" + b"\0" * 100 + _AFTER_LINK  # typeflag, no link name, the rest
+        self._mid: dict[bool, bytes] = {}
+        self._base: dict[bool, int] = {}
+        for executable, mode in ((False, policy.file_mode), (True, policy.exec_mode)):
+            mode_f = b"%07o\0" % mode
+            if len(mode_f) != 8:  # not a ustar mode: leave it all to entry_header
+                self._mid = {}
+                break
+            self._mid[executable] = mode_f + _ZERO_ID + _ZERO_ID
+            self._base[executable] = (sum(mode_f) + sum(mtime_f) + ord("0") + _FIXED_SUM)
+        self._mtime_f = mtime_f
+        self._tail = tail
+
+    def file(self, name: str, size: int, head: bytes) -> bytes | None:
+        """The header of a regular file named ``name`` whose first bytes are ``head``."""
+        raw = name.encode("utf-8", "surrogateescape")
+        if len(raw) > 100 or not raw.isascii() or size > _MAX_USTAR_SIZE or not self._mid:
+            return None
+        executable = head.startswith(_EXEC_MAGIC)
+        size_f = b"%011o\0" % size
+        checksum = self._base[executable] + sum(raw) + sum(size_f)
+        return b"".join((raw, bytes(100 - len(raw)), self._mid[executable], size_f,
+                         self._mtime_f, b"%06o\0 " % checksum, self._tail))
+
+
 def entry_header(name: str, entry: Entry | None, policy: TarPolicy, head: bytes = b"") -> bytes:
     """The header block(s) for ``name`` (a directory when ``entry`` is None);
     ``head``: a file's first bytes, which decide its mode."""
@@ -160,6 +193,58 @@ def entry_header(name: str, entry: Entry | None, policy: TarPolicy, head: bytes 
                          _TYPEFLAG[kind], link)
 
 
+END = bytes(2 * BLOCK)  # the end of every archive: two zero blocks
+
+
+@dataclass
+class TarPlan:
+    """Where every record of a tar goes, before a byte is written.
+
+    ``records``: ``(offset, name, entry)`` in archive order, the offset being
+    that of the record's header; ``entry`` is None for a directory that is
+    only a parent. A header's length depends on the name, the link target and
+    the size, never on the mode (which a file's content decides), so the
+    offsets are exact before any file is opened. The last record, named '',
+    is the end-of-archive blocks.
+    """
+
+    records: list[tuple[int, str, Entry | None]]
+    size: int
+    entries: int
+    content_bytes: int
+
+
+def header_length(name: str, entry: Entry | None, policy: TarPolicy) -> int:
+    """``len(entry_header(name, entry, policy))`` without building the common (ustar
+    only) header: one block unless a PAX header is needed."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if entry is None:
+        simple = len(raw) < 100 and raw.isascii()  # a directory's name gets a '/'
+    elif entry.kind == SYMLINK:
+        link = (entry.target or "").encode("utf-8", "surrogateescape")
+        simple = len(raw) <= 100 and raw.isascii() and len(link) <= 100 and link.isascii()
+    else:
+        limit = 99 if entry.kind == DIR else 100
+        simple = len(raw) <= limit and raw.isascii() and entry.size <= _MAX_USTAR_SIZE
+    return BLOCK if simple else len(entry_header(name, entry, policy))
+
+
+def plan_tar(items: Iterable[tuple[str, Entry | None]], policy: TarPolicy) -> TarPlan:
+    """The layout of ``items`` (sorted (name, entry) pairs) as one tar."""
+    records: list[tuple[int, str, Entry | None]] = []
+    offset = content = count = 0
+    for name, entry in items:
+        count += 1
+        records.append((offset, name, entry))
+        offset += header_length(name, entry, policy)
+        if entry is not None and entry.kind == FILE and entry.size:
+            assert entry.source is not None
+            offset += entry.size + (-entry.size % BLOCK)
+            content += entry.size
+    records.append((offset, "", None))
+    return TarPlan(records, offset + len(END), count, content)
+
+
 @dataclass
 class TarStats:
     """What one written tar holds."""
@@ -173,10 +258,10 @@ class TarStats:
 class _Sink:
     """Buffers small writes, hashes the uncompressed stream, forwards it downstream."""
 
-    def __init__(self, downstream) -> None:
+    def __init__(self, downstream, hashing: bool = True) -> None:
         self._down = downstream
         self._buf = bytearray()
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if hashing else None
         self.size = 0
 
     def write(self, data) -> None:
@@ -186,7 +271,8 @@ class _Sink:
 
     def write_large(self, data: bytes) -> None:
         self.flush()
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self._down.write(data)
         self.size += len(data)
 
@@ -194,22 +280,24 @@ class _Sink:
         if self._buf:
             data = bytes(self._buf)
             self._buf.clear()
-            self._hash.update(data)
+            if self._hash is not None:
+                self._hash.update(data)
             self._down.write(data)
             self.size += len(data)
 
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
+    def hexdigest(self) -> str | None:
+        return None if self._hash is None else self._hash.hexdigest()
 
 
 def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
-              policy: TarPolicy) -> TarStats:
+              policy: TarPolicy, digest: bool = True) -> TarStats:
     """Writes ``items`` (already sorted (name, entry) pairs) as one tar stream.
 
     ``downstream`` has a ``write(bytes)`` method; a directory is passed as
-    ``(name, None)`` or as an entry of kind DIR.
+    ``(name, None)`` or as an entry of kind DIR. ``digest``: whether to
+    compute the diff_id (``TarStats.diff_id`` stays empty otherwise).
     """
-    sink = _Sink(downstream)
+    sink = _Sink(downstream, hashing=digest)
     stats = TarStats()
     for name, entry in items:
         stats.entries += 1
@@ -252,5 +340,6 @@ def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
     sink.write(b"\0" * (2 * BLOCK))
     sink.flush()
     stats.tar_bytes = sink.size
-    stats.diff_id = "sha256:" + sink.hexdigest()
+    hexdigest = sink.hexdigest()
+    stats.diff_id = "" if hexdigest is None else "sha256:" + hexdigest
     return stats
