@@ -50,8 +50,9 @@ def run_index(bazel: bazel_env.Bazel) -> bool:
     (top,) = json.loads((index / "index.json").read_text())["manifests"]
     blob = index / "blobs" / "sha256" / top["digest"].split(":", 1)[1]
     manifests = json.loads(blob.read_text())["manifests"]
-    print(f"\n[demo] //:image_index {top['digest'][:19]}: "
-          + ", ".join(f"{platform_name(m['platform'])} {m['digest'][:19]}" for m in manifests))
+    print(f"\n[demo] //:image_index  {top['digest']}")
+    for m in manifests:
+        print(f"[demo]   {platform_name(m['platform']):<15} {m['digest']}")
     try:
         registration = binfmt.register()
     except (binfmt.BinfmtUnavailable, binfmt.BinfmtSetupError) as exc:
