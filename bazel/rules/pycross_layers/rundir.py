@@ -187,6 +187,8 @@ def as_their_targets(entries: list[Entry], workspace: str,
     kept, as a regular file at its own path. ``link_targets``: host path ->
     absolute link target of each file read through a link (``walk_tree``)."""
     entries = list(entries)
+    if not link_targets:  # nothing was read through a link: nothing to reclassify
+        return entries
     ws_prefix = workspace + "/"
     targets: dict[str, str] = {}
     mine: list[tuple[int, str]] = []
