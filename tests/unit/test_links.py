@@ -156,3 +156,21 @@ def test_directory_mode_copied_tree_takes_output_base(tmp_path):
     by = {e.path: e for e in entries}
     assert by["app.runfiles/ws/pkg/renamed"].kind == FILE
     assert by["app.runfiles/ws/pkg/python3"].target == "/usr/bin/python3"
+
+
+def test_realpath_cache_agrees_with_os_realpath(tmp_path):
+    """LinkRule resolves each directory once; the result is os.path.realpath's,
+    whether a directory, the last component or nothing is a link."""
+    from pycross_layers.links import LinkRule
+
+    real = tmp_path / "real"
+    write(real / "sub" / "f.py", "x")
+    (tmp_path / "dirlink").symlink_to(real)
+    (real / "sub" / "filelink").symlink_to(tmp_path / "elsewhere.py")
+    (real / "sub" / "rel").symlink_to("f.py")
+    rule = LinkRule(())
+    for p in ["dirlink/sub/f.py", "dirlink/sub/filelink", "dirlink/sub/rel",
+              "dirlink/sub/missing", "real/sub/f.py", "nothing/here", "dirlink"]:
+        path = str(tmp_path / p)
+        for _ in range(2):  # uncached, then cached
+            assert rule._realpath(path) == os.path.realpath(path), p

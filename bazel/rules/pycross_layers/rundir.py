@@ -89,7 +89,7 @@ def _link(host: str, image_path: str, rf_path: str, stack: list[str],
           link_targets: dict[str, str] | None) -> Iterator[Entry]:
     target = os.readlink(host)
     if target.startswith("/"):
-        kept, _last = rule.chain(host, staged(rf_path), output)
+        kept, _last = rule.chain(host, staged(rf_path), output, target)
         if kept is not None and kept.startswith("/"):  # a path in the image: kept
             yield Entry(path=image_path, kind=SYMLINK, runfiles_path=rf_path, target=kept,
                         origin=host)
