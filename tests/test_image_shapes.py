@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.bazel, pytest.mark.image]
 WS = build.REPO / "tests" / "image_ws"
 IMAGE = "//shapes:shapes_image"
 SCRIPT_IMAGE = "//shapes:script_image"
+SCRIPT_IMAGE_SYSTEM = "//shapes:script_image_system"
 INTERPRETER = "/app/serve.runfiles/python_3_11_x86_64-unknown-linux-gnu/bin/python3"
 RF = "app/show.runfiles/image_ws/shapes/_shapes.venv/"
 
@@ -43,7 +44,7 @@ def ws(tmp_path_factory):
     shutil.copytree(WS, dest, symlinks=True, ignore=shutil.ignore_patterns("bazel-*"))
     bazel = bazel_env.Bazel(dest, root / "output_base", fixtures)
     bazel.extra_flags.append("--experimental_allow_unresolved_symlinks")
-    bazel.run("build", IMAGE, SCRIPT_IMAGE)
+    bazel.run("build", IMAGE, SCRIPT_IMAGE, SCRIPT_IMAGE_SYSTEM)
     yield bazel
     bazel.shutdown()
 
@@ -110,8 +111,19 @@ def test_script_bootstrap_launcher_is_python_and_the_base_has_no_bash(ws):
     assert shells == []
 
 
-def test_script_bootstrap_image_answers_http(ws):
-    answer = runner.run_http(ws.output(SCRIPT_IMAGE), extra_args=["--flag", "x"])
+def test_script_bootstrap_with_base_python_keeps_the_venv_link(ws):
+    lay = ws.output(SCRIPT_IMAGE_SYSTEM)
+    assert runner.config(lay)["config"]["Entrypoint"] == ["/usr/bin/python3", "/app/serve"]
+    with tarfile.open(ws.output(f"{SCRIPT_IMAGE_SYSTEM}.app_layer")) as tar:
+        launcher = tar.extractfile("app/serve").read().decode()
+        link = tar.getmember("app/serve.runfiles/image_ws/shapes/_serve.venv/bin/python3")
+    assert launcher.startswith("#!/usr/bin/python3\n")
+    assert (link.issym(), link.linkname) == (True, "/usr/bin/python3")
+
+
+@pytest.mark.parametrize("image", [SCRIPT_IMAGE, SCRIPT_IMAGE_SYSTEM])
+def test_script_bootstrap_image_answers_http(ws, image):
+    answer = runner.run_http(ws.output(image), extra_args=["--flag", "x"])
     assert answer.status == 200, answer.log
     assert json.loads(answer.body) == {
         "in_venv": True,  # stage 2 ran under the venv's bin/python3
