@@ -1,4 +1,4 @@
-"""``python -m migrate`` / ``pycross-image migrate``: rules_docker -> rules_oci, in place.
+"""``python -m migrate`` / ``pycross-image migrate``: the flags; the work is :mod:`migrate.api`.
 
 Exit codes: 0 files changed (or would be, with --diff); 1 --check found work;
 2 at least one file or target could not be migrated (all others still
@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from migrate import find, refs, write
-from migrate.engine import FileResult, Job, migrate_file, prefilter
-from migrate.plan import DEFAULT_BASE_REPO, Options
-from migrate.report import EXIT_NOT_MIGRATED, FileError, Report, unified_diff
-from migrate.workspace import plan_workspace
+from migrate import api, find
+from migrate.api import POOL_THRESHOLD
+from migrate.model import DEFAULT_BASE_REPO, Options
+from migrate.report import EXIT_NOT_MIGRATED, unified_diff
 
-POOL_THRESHOLD = 48  # files to parse before a process pool pays off
+__all__ = ["POOL_THRESHOLD", "PROGRESS_THRESHOLD", "build_parser", "main", "run"]
+
 PROGRESS_THRESHOLD = 200  # files before a run counts as long
 
 
@@ -122,135 +120,26 @@ def _fail(stderr: TextIO, message: str) -> int:
 
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Migrate as ``args`` say, print the diff, JSON and summary; return the exit code."""
     cwd = Path.cwd()
-    first = args.targets[0]
-    start = cwd if first.startswith(("//", "@")) else (cwd / first)
-    if not start.exists():
-        return _fail(stderr, f"{first}: no such file or directory")
-    root = find.find_root(start)
-    if root is None:
-        return _fail(stderr, f"no WORKSPACE, WORKSPACE.bazel or MODULE.bazel above {start}")
-    try:
-        selectors = [find.parse_selector(t, root, cwd) for t in args.targets]
-        candidates = find.select_files(root, selectors)
-    except find.SelectionError as exc:
-        return _fail(stderr, str(exc))
-
+    mode = "diff" if args.diff else "check" if args.check else "write"
     options = Options(
         to=args.to,
         default_base=args.default_base,
         base_suffix=args.oci_base_suffix,
         workspace=args.workspace,
     )
-    mode = "diff" if args.diff else "check" if args.check else "write"
-    report = Report(root=str(root), mode=mode, to=args.to, files_scanned=len(candidates))
-
-    # 1. read: every Starlark file of the workspace (references), or only the candidates
-    wanted = {c.path: c for c in candidates}
-    scans: dict[str, refs.Scan] = {}
-    originals: dict[str, bytes] = {}
-    paths: Iterable[str] = wanted
-    whole = any(s.recursive and s.path == "" for s in selectors)
-    if args.to == "oci" and not whole:
-        paths = _all_files(root, wanted)
-    for path in paths:
-        try:
-            data = (root / path).read_bytes()
-        except OSError as exc:
-            if path in wanted:
-                report.errors.append(FileError(path, f"cannot read: {exc.strerror or exc}"))
-            continue
-        if args.to == "oci":
-            scans[path] = refs.scan(path, data)
-        if path in wanted and prefilter(data):
-            originals[path] = data
-    ref_index = refs.index_refs(scans)
-
-    # 2. plan and render each file (in a process pool when there are many)
-    jobs = [
-        Job(path, data, options, wanted[path].targets,
-            ref_index.get(find.package_of(path), {}), None)
-        for path, data in originals.items()
-    ]
-    results = {r.path: r for r in _run_jobs(jobs, args.jobs, stderr)}
-
-    # 3. container_pull: now that the new files are known, is @name// still used?
-    deferred = [r for r in results.values() if r.deferred]
-    after = dict(scans)
-    for result in results.values():
-        if result.output is not None:
-            after[result.path] = refs.scan(result.path, result.output)
-    still_used = refs.repo_uses(after.items())
-    if deferred:
-        jobs = [
-            Job(r.path, r.output or originals[r.path], options, wanted[r.path].targets,
-                ref_index.get(find.package_of(r.path), {}), still_used)
-            for r in deferred
-        ]
-        for second in _run_jobs(jobs, args.jobs, stderr):
-            first_pass = results[second.path]
-            second.plans = first_pass.plans + second.plans
-            second.left = first_pass.left + second.left
-            second.notes = first_pass.notes + second.notes
-            if second.output is None:
-                second.output = first_pass.output
-            results[second.path] = second
-
-    outputs: dict[str, bytes] = {}
-    for path in sorted(results):
-        result = results[path]
-        if result.error:
-            report.errors.append(FileError(path, result.error))
-        report.migrated.extend((path, plan) for plan in result.plans)
-        report.left.extend((path, item) for item in result.left)
-        report.notes.extend((path, note) for note in result.notes)
-        if result.output is not None and result.output != originals[path]:
-            outputs[path] = result.output
-            originals.setdefault(path, originals[path])
-
-    # 4. WORKSPACE
-    bases = [b for _, plan in report.migrated for b in plan.bases]
-    ws_file = find.workspace_file(root)
-    if args.to == "oci" and bases and ws_file is not None:
-        ws = plan_workspace(root, ws_file, bases, still_used, options, args.default_base_image)
-        report.workspace_file = ws.path
-        report.workspace_lines = ws.lines
-        report.notes.extend((ws.path, note) for note in ws.notes)
-        if ws.error:
-            report.errors.append(FileError(ws.path, ws.error))
-        if args.workspace:
-            report.left.extend((ws.path, item) for item in ws.left)
-            report.migrated.extend((ws.path, plan) for plan in ws.plans)
-            if ws.output is not None:
-                originals[ws.path] = (root / ws.path).read_bytes()
-                outputs[ws.path] = ws.output
-        else:
-            report.notes.extend((ws.path, f"{i.kind} {i.name}: {i.reason}") for i in ws.left)
-
-    # 5. write (every temporary file complete and synced before any rename), or show
-    if mode == "write":
-        pending = []
-        for path in sorted(outputs):
-            try:
-                pending.append((path, write.prepare(root / path, outputs[path])))
-            except write.WriteError as exc:
-                report.errors.append(FileError(path, str(exc)))
-        if pending:
-            write.sync()
-        for path, item in pending:
-            try:
-                write.commit(item)
-            except write.WriteError as exc:
-                report.errors.append(FileError(path, str(exc)))
-                continue
-            report.files_changed.append(path)
-    else:
-        report.files_changed.extend(sorted(outputs))
-    report.workspace_written = mode == "write" and report.workspace_file in report.files_changed
-
+    try:
+        root = api.find_root(args.targets[0], cwd)
+        request = api.Request(root, args.targets, mode, options, args.default_base_image,
+                              args.jobs, cwd)
+        outcome = api.migrate(request, _progress(stderr))
+    except api.RequestError as exc:
+        return _fail(stderr, str(exc))
+    report = outcome.report
     if mode == "diff":
-        for path in sorted(outputs):
-            stdout.write(unified_diff(path, originals[path], outputs[path]))
+        for path in sorted(outcome.outputs):
+            stdout.write(unified_diff(path, outcome.originals[path], outcome.outputs[path]))
     if args.json:
         json.dump(report.to_json(), stdout, indent=2)
         stdout.write("\n")
@@ -260,39 +149,21 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return report.exit_code()
 
 
-def _all_files(root: Path, wanted: dict[str, find.Candidate]) -> Iterator[str]:
-    seen = set()
-    for path in find.walk(root, "", find.read_bazelignore(root)):
-        seen.add(path)
-        yield path
-    yield from (p for p in wanted if p not in seen)
+def _progress(stderr: TextIO) -> api.Progress:
+    """A progress bar on a terminal for long runs (tqdm), else nothing."""
 
-
-def _run_jobs(jobs: list[Job], workers: int, stderr: TextIO) -> list[FileResult]:
-    if not jobs:
-        return []
-    workers = workers or os.cpu_count() or 1
-    show = len(jobs) >= PROGRESS_THRESHOLD and hasattr(stderr, "isatty") and stderr.isatty()
-    progress = None
-    if show:
+    def start(total: int):
+        if total < PROGRESS_THRESHOLD or not (hasattr(stderr, "isatty") and stderr.isatty()):
+            return lambda: None
         from tqdm import tqdm
 
-        progress = tqdm(total=len(jobs), file=stderr, unit="file", desc="migrate", leave=False)
-    results = []
-    try:
-        if workers > 1 and len(jobs) >= POOL_THRESHOLD:
-            chunk = max(1, min(64, len(jobs) // (workers * 8)))
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for result in pool.map(migrate_file, jobs, chunksize=chunk):
-                    results.append(result)
-                    if progress is not None:
-                        progress.update(1)
-        else:
-            for job in jobs:
-                results.append(migrate_file(job))
-                if progress is not None:
-                    progress.update(1)
-    finally:
-        if progress is not None:
-            progress.close()
-    return results
+        bar = tqdm(total=total, file=stderr, unit="file", desc="migrate", leave=False)
+
+        def tick() -> None:
+            bar.update(1)
+            if bar.n >= total:
+                bar.close()
+
+        return tick
+
+    return start

@@ -9,32 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from migrate.model import NewAttr, NewCall
 from migrate.rules import attr_sort_key
 
+__all__ = ["NewAttr", "NewCall", "concat", "dict_code", "list_code", "render_call",
+           "render_load", "string"]
+
 INDENT = "    "
-
-
-@dataclass(frozen=True)
-class NewAttr:
-    """An attribute of a call the tool writes."""
-
-    name: str
-    code: str  # relative text (see module docstring)
-    leading: tuple[str, ...] = ()
-    trailing: str | None = None
-    verbatim: bool = False  # continuation lines are absolute; print them untouched
-
-
-@dataclass(frozen=True)
-class NewCall:
-    """A call the tool writes: ``rule`` is the local name it is called by."""
-
-    kind: str
-    rule: str
-    attrs: tuple[NewAttr, ...]
-    above: tuple[str, ...] = ()  # comment lines right above the call
 
 
 def string(value: str) -> str:

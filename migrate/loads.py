@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from migrate import rules
-from migrate.calls import LoadStmt
+from migrate.model import LoadPlan, LoadStmt
 
 # rule -> (load label, loaded symbol)
 OUR_RULES = {
@@ -23,15 +23,6 @@ _RULES_PYTHON = ("@rules_python//", "@io_bazel_rules_python//")
 # Where a new py_binary is loaded from when the file loads none (Bazel 9 has no
 # native Python rules; rules_python 0.20+ has this file).
 PY_BINARY_LABEL = "@rules_python//python:py_binary.bzl"
-
-
-@dataclass(frozen=True)
-class LoadPlan:
-    remove: tuple[tuple[int, str], ...] = ()  # (body index of the load, local name)
-    add: tuple[tuple[str, str, str], ...] = ()  # (label, local name, loaded symbol)
-
-    def __bool__(self) -> bool:
-        return bool(self.remove or self.add)
 
 
 @dataclass(frozen=True)
@@ -81,7 +72,7 @@ def resolve_symbols(loads: Sequence[LoadStmt], bound: set[str]) -> Symbols:
 
 def plan_loads(
     loads: Sequence[LoadStmt],
-    uses: Counter[str],
+    uses: Mapping[str, int],
     rewritten: Counter[str],
     needs: Iterable[tuple[str, str, str]],
 ) -> LoadPlan:
@@ -95,7 +86,7 @@ def plan_loads(
         if not (rules.is_rules_docker(load.label) or load.label == rules.SHIM_LABEL):
             continue
         for local, _ in load.symbols:
-            if rewritten[local] and uses[local] <= rewritten[local]:
+            if rewritten[local] and uses.get(local, 0) <= rewritten[local]:
                 remove.append((load.index, local))
     present = {(load.label, local, remote) for load in loads for local, remote in load.symbols}
     add = []

@@ -1,22 +1,139 @@
-"""Render stage: apply a plan to the libcst tree.
+"""Render stage: apply a file's edits to its syntax tree; the only stage that changes one.
 
 Untouched statements are the very nodes that were parsed, so they print back
 byte for byte. Rewritten calls are printed by :mod:`migrate.fmt` (buildifier's
 layout) and parsed back into nodes; comments found around the old call go with
-the attribute they were attached to.
+the attribute they were attached to. The same code edits BUILD files, macros
+in .bzl files and WORKSPACE files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import libcst as cst
 
-from migrate.calls import LoadStmt, comments_in, is_load
 from migrate.fmt import render_call, render_load, string
 from migrate.labels import load_label_key
-from migrate.loads import LoadPlan
-from migrate.plan import CallPlan
+from migrate.model import CallPlan, FileEdits, Insert, LoadPlan, LoadStmt
+from migrate.read import Parsed, comments_in, is_load
+from migrate.refs import FILE_ATTRS
+
+
+class RenderError(Exception):
+    """The edits produced text that does not parse (a bug): the file is left as it was."""
+
+
+def apply_edits(parsed: Parsed, loads: Sequence[LoadStmt], edits: FileEdits) -> str:
+    """The new text of a file (the old text when there is nothing to do)."""
+    module = parsed.module
+    if not edits:
+        return module.code if not parsed.layout.codes else assemble(module, parsed.layout.codes,
+                                                                     module)
+    if edits.strings:  # first, so that only the statements read from the file change
+        module = _replace_strings(module, parsed, edits.strings)
+    new = render(module, edits.plans, loads, edits.load_plan, edits.inserts)
+    text = assemble(parsed.module, parsed.layout.codes, new)
+    try:
+        cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:  # pragma: no cover - a bug in the renderer
+        raise RenderError(f"internal error, file left as it was: output does not parse ({exc})"
+                          ) from None
+    return text
+
+
+def statement_of(module: cst.Module, top_index: int, ordinal: int) -> cst.SimpleStatementLine:
+    """The simple statement a :class:`~migrate.model.RuleCall` was read from."""
+    top = module.body[top_index]
+    if ordinal == 0 and isinstance(top, cst.SimpleStatementLine):
+        return top
+    found: list[cst.SimpleStatementLine] = []
+
+    class _Nth(cst.CSTVisitor):
+        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+            found.append(node)
+            return len(found) <= ordinal
+
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            return len(found) <= ordinal and super().on_visit(node)
+
+    top.visit(_Nth())
+    return found[ordinal]
+
+
+class _Strings(cst.CSTTransformer):
+    """Rewrites label literals read as files: in ``file_attrs``, or in ``$(location ...)``."""
+
+    def __init__(self, strings: Mapping[str, str]) -> None:
+        self.strings = strings
+        self.keywords: list[str | None] = []
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        self.keywords.append(node.keyword.value if node.keyword is not None else None)
+
+    def leave_Arg(self, original_node: cst.Arg, updated_node: cst.Arg) -> cst.Arg:
+        self.keywords.pop()
+        return updated_node
+
+    def _as_file(self) -> bool:
+        keyword = next((k for k in reversed(self.keywords) if k is not None), None)
+        return keyword in FILE_ATTRS
+
+    def leave_SimpleString(self, original_node: cst.SimpleString,
+                           updated_node: cst.SimpleString) -> cst.SimpleString:
+        try:
+            value = original_node.evaluated_value
+        except Exception:  # noqa: BLE001 - odd literals stay as they are
+            return updated_node
+        new = _replace_in(value, self.strings, self._as_file()) if isinstance(value, str) else None
+        if new is None:
+            return updated_node
+        quote = original_node.quote
+        if quote in ('"', "'") and "\\" not in original_node.value and quote not in new:
+            return updated_node.with_changes(value=f"{original_node.prefix}{quote}{new}{quote}")
+        return updated_node.with_changes(value=string(new))
+
+
+def _replace_in(value: str, strings: Mapping[str, str], as_file: bool) -> str | None:
+    if value in strings:
+        return strings[value] if as_file else None
+    if "$(" not in value:
+        return None
+    new = value
+    for old, replacement in strings.items():
+        for form in ("$(location {})", "$(locations {})", "$(execpath {})", "$(execpaths {})",
+                     "$(rootpath {})", "$(rootpaths {})", "$(rlocationpath {})"):
+            new = new.replace(form.format(old), form.format(replacement))
+    return new if new != value else None
+
+
+def _replace_strings(new: cst.Module, parsed: Parsed, strings: Mapping[str, str]) -> cst.Module:
+    """Replace label literals (and ``$(location)`` arguments) in the statements naming them."""
+    codes = parsed.layout.codes
+    body = list(new.body)
+    keys = tuple(strings)
+    for index, stmt in enumerate(body):
+        if any(k in codes[index] for k in keys):
+            body[index] = stmt.visit(_Strings(strings))
+    return new.with_changes(body=body)
+
+
+def _insert(body: list, original: cst.Module, inserts: Sequence[Insert],
+            renamed: dict[int, cst.BaseStatement]) -> None:
+    """Add statements before an original top-level statement, or at the end."""
+    for insert in inserts:
+        statements = list(cst.parse_module(insert.text).body)
+        if not statements:
+            continue
+        statements[0] = statements[0].with_changes(
+            leading_lines=[cst.EmptyLine(), *statements[0].leading_lines])
+        if insert.before is None:
+            body.extend(statements)
+            continue
+        anchor = original.body[insert.before]
+        anchor = renamed.get(id(anchor), anchor)
+        position = next((i for i, stmt in enumerate(body) if stmt is anchor), len(body))
+        body[position:position] = statements
 
 
 class _Footer:
@@ -39,33 +156,37 @@ class _ReplaceCalls(cst.CSTTransformer):
         return cst.FlattenSentinel(new)
 
 
-def call_statements(plan: CallPlan) -> list[cst.BaseStatement]:
-    """The statements that replace one planned call."""
-    return _statements_for([plan])[0]
-
-
-def _statements_for(plans: Sequence[CallPlan]) -> list[list[cst.BaseStatement]]:
+def _statements_for(module: cst.Module, plans: Sequence[CallPlan]
+                    ) -> list[list[cst.BaseStatement]]:
     """The replacement statements of several calls, from a single parse."""
-    parsed = list(cst.parse_module("\n".join(_call_text(plan) for plan in plans)).body)
+    olds = [_old(module, plan) for plan in plans]
+    parsed = list(cst.parse_module(
+        "\n".join(_call_text(plan, old) for plan, old in zip(plans, olds))).body)
     out = []
-    for plan in plans:
-        assert plan.call is not None and plan.call.statement is not None
+    for plan, old in zip(plans, olds):
         body, parsed = parsed[: len(plan.calls)], parsed[len(plan.calls):]
         for i, new in enumerate(plan.calls):
             above = [cst.EmptyLine(comment=cst.Comment(c)) for c in new.above]
             # the old statement's comment lines go above the first new call; a blank
             # line (without the block's indentation) separates the new calls
-            lead = list(plan.call.statement.leading_lines) if i == 0 else [
+            lead = list(old.leading_lines) if i == 0 and not plan.keep_original else [
                 cst.EmptyLine(indent=False)]
             body[i] = body[i].with_changes(leading_lines=lead + above)
+        if plan.keep_original:
+            body.insert(0, old)
         out.append(body)
     return out
 
 
-def _call_text(plan: CallPlan) -> str:
-    call = plan.call
-    assert call is not None and call.statement is not None
-    after = call.statement.trailing_whitespace.comment
+def _old(module: cst.Module, plan: CallPlan) -> cst.SimpleStatementLine:
+    assert plan.call is not None
+    return statement_of(module, plan.call.top_index, plan.call.ordinal)
+
+
+def _call_text(plan: CallPlan, old: cst.SimpleStatementLine) -> str:
+    after = old.trailing_whitespace.comment
+    if plan.keep_original:
+        after = None
     texts = []
     for i, new in enumerate(plan.calls):
         last = i == len(plan.calls) - 1
@@ -82,7 +203,7 @@ def _call_text(plan: CallPlan) -> str:
 
 
 def render(module: cst.Module, plans: Sequence[CallPlan], loads: Sequence[LoadStmt],
-           load_plan: LoadPlan) -> cst.Module:
+           load_plan: LoadPlan, inserts: Sequence[Insert] = ()) -> cst.Module:
     """Apply the load edits, then replace each planned call (visiting only its statement)."""
     renamed: dict[int, cst.BaseStatement] = {}
     body: list = list(module.body)
@@ -92,24 +213,30 @@ def render(module: cst.Module, plans: Sequence[CallPlan], loads: Sequence[LoadSt
         moved = [line for item in body if isinstance(item, _Footer) for line in item.lines]
         footer = moved + footer
         body = [item for item in body if not isinstance(item, _Footer)]
+    _insert(body, module, inserts, renamed)
     groups: dict[int, list[CallPlan]] = {}
     for plan in plans:
-        if plan.calls and plan.call is not None and plan.call.statement is not None:
+        if plan.calls and plan.call is not None:
             groups.setdefault(plan.call.top_index, []).append(plan)
     ordered = [p for group in groups.values() for p in group]
-    built = dict(zip(map(id, ordered), _statements_for(ordered))) if ordered else {}
+    built = dict(zip(map(id, ordered), _statements_for(module, ordered))) if ordered else {}
     for top_index, group in groups.items():
         original = module.body[top_index]
         node = renamed.get(id(original), original)
         position = next(i for i, stmt in enumerate(body) if stmt is node)
-        if len(group) == 1 and group[0].call is not None and group[0].call.statement is original:
-            new = list(built[id(group[0])])
-            own = len(group[0].calls[0].above)
-            kept = list(new[0].leading_lines)[len(original.leading_lines):] if own else []
-            new[0] = new[0].with_changes(leading_lines=[*node.leading_lines, *kept])
+        first = group[0]
+        if (len(group) == 1 and first.call is not None and first.call.ordinal == 0
+                and isinstance(original, cst.SimpleStatementLine)):
+            new = list(built[id(first)])
+            if not first.keep_original:
+                own = len(first.calls[0].above)
+                kept = list(new[0].leading_lines)[len(original.leading_lines):] if own else []
+                new[0] = new[0].with_changes(leading_lines=[*node.leading_lines, *kept])
+            else:
+                new[0] = node
             body[position:position + 1] = new
         else:
-            replacements = {id(p.call.statement): built[id(p)] for p in group if p.call}
+            replacements = {id(_old(module, p)): built[id(p)] for p in group}
             body[position] = node.visit(_ReplaceCalls(replacements))
     return module.with_changes(body=body, footer=footer)
 

@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrate.plan import CallPlan, ImplicitRef, Left
+from migrate.model import CallPlan, ImplicitRef, Left
 
 EXIT_CHANGED = 0
 EXIT_CHECK_FOUND_WORK = 1

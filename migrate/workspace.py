@@ -1,24 +1,30 @@
 """``--workspace``: the WORKSPACE lines rules_oci, pycross_image and the new bases need.
 
-rules_docker set-up is never removed; a ``container_pull`` becomes an
-``oci_pull`` (same digest) only once nothing in the repository uses its
-``@name//`` any more. Without ``--workspace`` the same lines are only reported.
+A pure planner over the WORKSPACE's records (:mod:`migrate.engine` reads and
+renders the file like any other). rules_docker set-up is never removed; a
+``container_pull`` becomes an ``oci_pull`` (same digest) only once nothing in
+the repository uses its ``@name//`` any more. Without ``--workspace`` the same
+lines are only reported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import libcst as cst
-
-from migrate import calls as calls_mod
 from migrate import rules
 from migrate.fmt import NewAttr, NewCall, list_code, render_call, string
-from migrate.plan import DEFAULT_BASE_REPO, CallPlan, Context, Left, Options, plan_call
-from migrate.render import call_statements
-from migrate.source import SourceError, decode, encode, parse
+from migrate.kinds import plan_call
+from migrate.model import (
+    DEFAULT_BASE_REPO,
+    CallPlan,
+    Context,
+    FileEdits,
+    FileRecord,
+    Insert,
+    Left,
+    Options,
+)
 
 RULES_OCI_VERSION = "2.3.2"
 RULES_OCI_URL = (
@@ -29,7 +35,7 @@ HTTP_BZL = "@bazel_tools//tools/build_defs/repo:http.bzl"
 
 
 @dataclass
-class WorkspaceResult:
+class WorkspacePlan:
     path: str
     output: bytes | None = None
     lines: str = ""  # what is (or would be) added, for the report
@@ -37,65 +43,27 @@ class WorkspaceResult:
     left: list[Left] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    edits: FileEdits = FileEdits()
 
 
-def _declared(module: cst.Module) -> dict[str, str]:
-    """name -> rule of every top-level ``rule(name = "...")`` call."""
-    out = {}
-    for stmt in module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-            continue
-        expr = stmt.body[0]
-        if not isinstance(expr, cst.Expr) or not isinstance(expr.value, cst.Call):
-            continue
-        call = expr.value
-        if not isinstance(call.func, cst.Name):
-            continue
-        for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value == "name" and isinstance(
-                arg.value, cst.SimpleString
-            ):
-                value = arg.value.evaluated_value
-                if isinstance(value, str):
-                    out[value] = call.func.value
-    return out
-
-
-def _called(module: cst.Module, func: str) -> bool:
-    return any(
-        isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1
-        and isinstance(s.body[0], cst.Expr) and isinstance(s.body[0].value, cst.Call)
-        and isinstance(s.body[0].value.func, cst.Name) and s.body[0].value.func.value == func
-        for s in module.body
-    )
+WorkspaceResult = WorkspacePlan  # the name before the pipeline was shared
 
 
 def plan_workspace(
-    root: Path,
-    path: Path,
+    path: str,
+    record: FileRecord,
     bases: Iterable[str],
     still_used: Mapping[str, tuple[str, ...]],
     options: Options,
     default_image: str | None,
-) -> WorkspaceResult:
-    rel = path.relative_to(root).as_posix()
-    result = WorkspaceResult(rel)
-    try:
-        text, encoding = decode(path.read_bytes())
-        module = parse(text)
-    except (OSError, SourceError) as exc:
-        result.error = str(exc)
-        return result
+) -> WorkspacePlan:
+    result = WorkspacePlan(path)
     wanted = sorted({b[1:] for b in bases if b.startswith("@") and "//" not in b})
     if not wanted:
         return result
-    declared = _declared(module)
-    where = calls_mod.layout(module)
-    loads = calls_mod.read_loads(module, where.lines)
-    bindings = {local: (ld.label, remote) for ld in loads for local, remote in ld.symbols}
-    pull_locals = {local: "container_pull" for local, (label, remote) in bindings.items()
-                   if rules.docker_kind(label, remote) == "container_pull"}
-    pulls = {c.name: c for c in calls_mod.find_calls(module, pull_locals, where) if c.name}
+    declared = {t.name: t.rule for t in record.targets}
+    bindings = {local: (ld.label, remote) for ld in record.loads for local, remote in ld.symbols}
+    pulls = {c.name: c for c in record.calls if c.kind == "container_pull" and c.name}
     oci_pull_local = next((local for local, (label, remote) in bindings.items()
                            if remote == "oci_pull" and label == rules.RULES_OCI_PULL), None)
     ctx = Context(package="", is_build=False,
@@ -135,9 +103,9 @@ def plan_workspace(
         else:
             result.notes.append(f"@{repo}: no container_pull of that name here; add an oci_pull")
 
-    setup = _setup_lines(module, declared, bindings, ctx.symbols["oci_pull"],
+    setup = _setup_lines(record, declared, bindings, ctx.symbols["oci_pull"],
                          bool(converted or new_pulls) and oci_pull_local is None)
-    if "pycross_image" not in declared and not _is_pycross_workspace(module):
+    if "pycross_image" not in declared:
         result.notes.append("declare the pycross_image repository (http_archive or "
                             "local_repository) before these lines")
     block = "\n".join(setup)
@@ -147,47 +115,18 @@ def plan_workspace(
     shown += [tail] if tail else []
     result.lines = "\n".join(shown)
     result.plans = converted
-    if not options.workspace or not result.lines:
-        return result
-    body = list(module.body)
-    replacements = {id(p.call.statement): p for p in converted if p.call and p.call.statement}
-    out: list[cst.BaseStatement] = []
-    inserted = False
-    for stmt in body:
-        plan = replacements.get(id(stmt))
-        if plan is not None:
-            if not inserted and block:
-                out.extend(_parse_block(block))
-                inserted = True
-            out.extend(call_statements(plan))
-        else:
-            out.append(stmt)
-    if not inserted and block:
-        out.extend(_parse_block(block))
+    inserts = []
+    if block:
+        first = min((p.call.top_index for p in converted if p.call is not None), default=None)
+        inserts.append(Insert(block, first))
     if tail:
-        out.extend(_parse_block(tail))
-    new_text = module.with_changes(body=out).code
-    cst.parse_module(new_text)
-    result.output = encode(new_text, encoding)
-    result.plans = [p.__class__(**{**p.__dict__, "call": None}) for p in converted]
+        inserts.append(Insert(tail))
+    result.edits = FileEdits(tuple(converted), inserts=tuple(inserts))
     return result
 
 
-def _parse_block(text: str) -> list[cst.BaseStatement]:
-    body = list(cst.parse_module(text).body)
-    if body:
-        first = body[0]
-        body[0] = first.with_changes(leading_lines=[cst.EmptyLine(), *first.leading_lines])
-    return body
-
-
-def _is_pycross_workspace(module: cst.Module) -> bool:
-    code = module.code
-    return 'workspace(name = "pycross_image")' in code
-
-
 def _setup_lines(
-    module: cst.Module,
+    record: FileRecord,
     declared: Mapping[str, str],
     bindings: Mapping[str, tuple[str, str]],
     oci_pull_local: str,
@@ -205,10 +144,10 @@ def _setup_lines(
             f'    url = "{RULES_OCI_URL}",\n'
             ")\n"
         )
-    if not _called(module, "rules_oci_dependencies"):
+    if "rules_oci_dependencies" not in record.called:
         lines.append('load("@rules_oci//oci:dependencies.bzl", "rules_oci_dependencies")\n\n'
                      "rules_oci_dependencies()\n")
-    if not _called(module, "oci_register_toolchains"):
+    if "oci_register_toolchains" not in record.called:
         lines.append('load("@rules_oci//oci:repositories.bzl", "oci_register_toolchains")\n\n'
                      'oci_register_toolchains(name = "oci")\n')
     if need_pull_load:

@@ -10,10 +10,12 @@ WORKSPACE or in analysis are checked with `query` / `build --nobuild`.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
 import os
+import subprocess
 import tarfile
 
 import pytest
@@ -328,3 +330,74 @@ def test_image_index_transitions_each_platform(ws):
         config = read(read(m["digest"])["config"]["digest"])
         assert config["architecture"] == m["platform"]["architecture"]
     assert (ws.workspace / "bazel-bin" / "index.json.sha256").read_text() == top["digest"] + "\n"
+
+
+def _tar_bytes(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_layers_go_in_as_they_are_and_load_streams_them(ws, tmp_path):
+    """oci/private/image.bzl + descriptor.sh: each layer blob is the tar as given (its digest,
+    its compression in the media type, diff_id of the uncompressed bytes); load.bzl +
+    tarball.sh.tpl: `bazel run` streams config, layers (`blobs/sha256/<hex>.tar.gz`) and
+    manifest.json to the loader, and the `tarball` output group holds the same bytes."""
+    pkg = ws.workspace / "layers_load"
+    pkg.mkdir(exist_ok=True)
+    plain = _tar_bytes("app/plain.txt", b"plain\n")
+    inner = _tar_bytes("app/zipped.txt", b"zipped\n" * 1000)
+    zipped = gzip.compress(inner, mtime=0)
+    (pkg / "plain.tar").write_bytes(plain)
+    (pkg / "zipped.tar.gz").write_bytes(zipped)
+    (pkg / "capture.sh").write_text('#!/bin/sh\n[ "$1 $2" = "load --input" ] || exit 3\n'
+                                    'cat "$3" > "$CAPTURE_OUT"\n')
+    (pkg / "capture.sh").chmod(0o755)
+    (pkg / "BUILD.bazel").write_text(
+        'load("@rules_oci//oci:defs.bzl", "oci_image", "oci_load")\n\n'
+        'oci_image(name = "img", base = "//:img", tars = ["zipped.tar.gz", "plain.tar"])\n\n'
+        'oci_load(name = "load", image = ":img", repo_tags = ["tiny:layers"],'
+        ' loader = "capture.sh")\n')
+    ws.run("build", "//layers_load:img", "//layers_load:load")
+    layout = ws.workspace / "bazel-bin" / "layers_load" / "img"
+    index = json.loads((layout / "index.json").read_text())
+    blob = layout / "blobs" / "sha256"
+    manifest = json.loads((blob / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
+    config = json.loads((blob / manifest["config"]["digest"].split(":")[1]).read_bytes())
+    assert manifest["layers"][-2:] == [
+        {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": _sha(zipped),
+         "size": len(zipped)},
+        {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": _sha(plain),
+         "size": len(plain)},
+    ]
+    assert config["rootfs"]["diff_ids"][-2:] == [_sha(inner), _sha(plain)]
+    assert (blob / _sha(zipped).split(":")[1]).read_bytes() == zipped
+
+    # what `bazel run` does: the script, next to its runfiles tree
+    captured = tmp_path / "stream.tar"
+    script = ws.workspace / "bazel-bin" / "layers_load" / "load.sh"
+    subprocess.run([str(script)], check=True, cwd=ws.workspace,
+                   env=dict(os.environ, CAPTURE_OUT=str(captured)))
+    with tarfile.open(captured) as tar:
+        names = tar.getnames()
+        entries = json.load(tar.extractfile("manifest.json"))
+        members = {n: tar.extractfile(n).read() for n in names}
+    layers = ["blobs/" + d["digest"].replace(":", "/") + ".tar.gz" for d in manifest["layers"]]
+    config_path = "blobs/" + manifest["config"]["digest"].replace(":", "/")
+    assert names == [config_path, *layers, "manifest.json"]
+    assert entries == [{"Config": config_path, "RepoTags": ["tiny:layers"], "Layers": layers}]
+    assert members[layers[-2]] == zipped and members[layers[-1]] == plain
+
+    ws.run("build", "//layers_load:load", "--output_groups=tarball")
+    tarball = ws.workspace / "bazel-bin" / "layers_load" / "load" / "tarball.tar"
+    # the same archive; bsdtar pads a stream (not a file) to whole 10 KiB records
+    file_bytes, stream_bytes = tarball.read_bytes(), captured.read_bytes()
+    assert stream_bytes[:len(file_bytes)] == file_bytes
+    assert stream_bytes[len(file_bytes):] == bytes(len(stream_bytes) - len(file_bytes))

@@ -660,6 +660,11 @@ def write_report(path: Path, trees: dict[str, tuple[Path, int, int]],
         DESIGN_NOTES,
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
+    # bench/loop/run.py owns the section between the loop markers: keep it.
+    old = path.read_text() if path.exists() else ""
+    begin, end = "<!-- loop:begin -->", "<!-- loop:end -->"
+    if begin in old and end in old:
+        parts += ["", old[old.index(begin):old.index(end) + len(end)], ""]
     path.write_text("\n".join(parts))
     return gs
 

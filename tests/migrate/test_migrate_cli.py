@@ -73,7 +73,7 @@ def test_json_report(repo, run):
     assert report["left"] == [{
         "path": "b/BUILD", "line": 8, "kind": "py3_image", "name": "bad",
         "reason": "**KW is spread into the call: its attributes are unknown",
-        "skipped": False, "references": [],
+        "skipped": False, "references": [], "blocked_by": None,
     }]
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrate.engine import Job, migrate_file
-from migrate.plan import Options
+from migrate.model import Options
 
 LOAD = 'load("@io_bazel_rules_docker//python3:image.bzl", "py3_image")\n'
 

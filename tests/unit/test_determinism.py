@@ -84,3 +84,37 @@ def test_entry_order_never_matters(tmp_path_factory, perm):
                      "app", TarPolicy(), "none")
         outs.append(layer_bytes(out))
     assert outs[0] == outs[1]
+
+
+def test_layer_bytes_do_not_depend_on_threads_or_segments(tmp_path):
+    """A layer big enough to be written by several processes (uncompressed) and
+    deflated on several threads (gzip): one set of bytes for 1, 2 and 3 threads."""
+    from pycross_layers import plain_tar
+    from pycross_layers.layers import layer_items
+    from pycross_layers.rundir import read_runfiles_dir
+    from pycross_layers.tarball import plan_tar
+
+    rf = tmp_path / "bin" / "app.runfiles"
+    rng = random.Random(3)
+    for i in range(7000):
+        p = rf / "ws" / f"pkg_{i // 500:02d}" / f"m_{i % 500:03d}.py"
+        if i % 500 == 0:
+            p.parent.mkdir(parents=True)
+        p.write_bytes(bytes(rng.randrange(32, 127) for _ in range(rng.randrange(0, 300))))
+    big = rf / "pip_deps_x" / "site-packages" / "x.so"
+    big.parent.mkdir(parents=True)
+    big.write_bytes(b"\x7fELF" + random.Random(4).randbytes(3 << 20))
+    _ws, _launcher, entries = read_runfiles_dir(str(rf), "ws")
+    app = [e for e in entries if e.runfiles_path and e.runfiles_path.startswith("ws/")]
+    plan = plan_tar(layer_items(app, "app"), TarPolicy())
+    assert len(plain_tar.segments(plan, 3)) == 3  # the CLI below forks three writers
+    for method in ("none", "gzip"):
+        outs = []
+        for threads in ("1", "2", "3"):
+            out = tmp_path / f"{method}{threads}"
+            proc = run("layers", "--runfiles", str(rf), "--out", str(out), "--threads", threads,
+                       "--compress", method, "--workspace-name", "ws", "--quiet")
+            assert proc.returncode == 0, proc.stderr
+            outs.append(layer_bytes(out))
+            shutil.rmtree(out)
+        assert outs[0] == outs[1] == outs[2]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pycross_layers import cli, layers
+from pycross_layers import cli, layers, plain_tar
 from pycross_layers.classify import NAME_MAX
 
 from .helpers import execroot_tree, manifest, write
@@ -62,10 +62,13 @@ def test_write_errors_are_one_line_and_keep_the_previous_set(tmp_path, capsys, m
     rf, out = previous_set(tmp_path)
     before = snapshot(out)
 
-    def full(self, data):
+    def full(self, *args):
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(layers._CountingFile, "write", full)
+    if method == "none":  # written straight into the file, not through a stream
+        monkeypatch.setattr(plain_tar._Writer, "pwrite", full)
+    else:
+        monkeypatch.setattr(layers._CountingFile, "write", full)
     err = one_line_error(capsys, ["layers", "--runfiles", str(rf), "--out", str(out),
                                   "--compress", method, "--quiet"])
     assert f"cannot write {out}/interpreter" in err and words in err

@@ -160,8 +160,9 @@ def _run_layer(args: argparse.Namespace) -> int:
         raise LayerError(f"--only {args.only!r}: not a layer group (groups: "
                          f"{', '.join(classifier.order)})")
     mine = assign(m.entries, classifier)[args.only]
+    # No digests: nothing reads them here (the image rules hash the layer file themselves).
     write_layer(args.output, args.only, mine, root, TarPolicy(mtime=args.mtime), args.compress,
-                args.level, args.threads)
+                args.level, args.threads, digest=False)
     if args.unused_inputs_list:
         used = {e.input for e in mine}
         unused = [p for p in m.inputs() if p not in used]

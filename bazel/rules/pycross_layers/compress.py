@@ -79,6 +79,16 @@ def zstd_available() -> bool:
     return _zstd_module()[1] is not None
 
 
+def check_options(method: str, level: int | None, threads: int | None) -> tuple[int, int]:
+    """The level and thread count to use; a LayerError for a bad method, level or count."""
+    if method not in METHODS:
+        raise LayerError(f"unknown compression {method!r}: choose one of {', '.join(METHODS)}")
+    lvl = DEFAULT_LEVELS[method] if level is None else level
+    if isinstance(lvl, bool) or not isinstance(lvl, int):
+        raise LayerError(f"compression level must be an integer, got {lvl!r}")
+    return lvl, _check_threads(threads)
+
+
 def open_writer(
     raw: BinaryIO, method: str, level: int | None = None, threads: int | None = None
 ):
@@ -87,12 +97,7 @@ def open_writer(
     ``close()`` finishes the compressed stream but does not close ``raw``.
     ``threads`` (default: every core) only changes the speed, never the bytes.
     """
-    if method not in METHODS:
-        raise LayerError(f"unknown compression {method!r}: choose one of {', '.join(METHODS)}")
-    lvl = DEFAULT_LEVELS[method] if level is None else level
-    if isinstance(lvl, bool) or not isinstance(lvl, int):
-        raise LayerError(f"compression level must be an integer, got {lvl!r}")
-    n = _check_threads(threads)
+    lvl, n = check_options(method, level, threads)
     if method == "none":
         return _Plain(raw)
     if method == "gzip":

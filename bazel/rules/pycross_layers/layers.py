@@ -20,7 +20,8 @@ from . import compress
 from .classify import Classifier
 from .entries import DIR, Entry, check_tree
 from .errors import LayerError
-from .tarball import TarPolicy, write_tar
+from .plain_tar import write_plain_tar
+from .tarball import TarPolicy, TarStats, plan_tar, write_tar
 
 
 @dataclass
@@ -133,18 +134,32 @@ def write_error(path: str, e: OSError) -> LayerError:
 
 def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, policy: TarPolicy,
                 method: str, level: int | None = None,
-                threads: int | None = None, shown: str | None = None) -> LayerResult:
+                threads: int | None = None, shown: str | None = None,
+                digest: bool = True) -> LayerResult:
     """Writes one layer to ``path`` atomically (temporary name, then rename).
 
-    A failed write (full disk, file too large, name too long) is a LayerError
-    naming ``shown`` (default: ``path``).
+    ``digest``: whether to compute the diff_id and the file's digest (the
+    Bazel action does not: the image rules hash the layer themselves); when
+    False both are empty strings. Neither ``digest`` nor ``threads`` changes
+    a byte of the layer. A failed write (full disk, file too large, name too
+    long) is a LayerError naming ``shown`` (default: ``path``).
     """
+    _level, workers = compress.check_options(method, level, threads)
     try:
         with atomic_output(path) as raw:
-            out = _CountingFile(raw, hashing=method != "none")
-            stream = compress.open_writer(out, method, level, threads)
-            stats = write_tar(stream, layer_items(entries, root), policy)
-            stream.close()
+            if method == "none":  # straight into the file: no stream, no second hash
+                plan = plan_tar(layer_items(entries, root), policy)
+                raw.flush()
+                plain = write_plain_tar(raw.fileno(), plan, policy, workers, digest)
+                stats = TarStats(plan.entries, plan.content_bytes, plan.size,
+                                 plain.diff_id or "")
+                size, file_digest = plan.size, stats.diff_id
+            else:
+                out = _CountingFile(raw, hashing=digest)
+                stream = compress.open_writer(out, method, level, threads)
+                stats = write_tar(stream, layer_items(entries, root), policy, digest=digest)
+                stream.close()
+                size, file_digest = out.size, out.digest(stats.diff_id) if digest else ""
     except OSError as e:
         raise write_error(shown or path, e) from None
     return LayerResult(
@@ -154,8 +169,8 @@ def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, polic
         bytes=stats.content_bytes,
         tar_bytes=stats.tar_bytes,
         diff_id=stats.diff_id,
-        digest=out.digest(stats.diff_id),
-        size=out.size,
+        digest=file_digest,
+        size=size,
         media_type=compress.MEDIA_TYPES[method],
     )
 

@@ -21,10 +21,6 @@ from .errors import LayerError
 from .links import LinkRule
 
 
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}/{name}" if prefix else name
-
-
 def _in_repo(rf_path: str) -> str | None:
     """``pkg/x.py`` for ``ws/pkg/x.py``: what a staging link's target ends with."""
     return rf_path.partition("/")[2] or None
@@ -64,20 +60,23 @@ def walk_tree(
             children = sorted(it, key=lambda d: d.name)
     except OSError as e:
         raise LayerError(f"{host_dir}: cannot list directory: {e.strerror}") from None
+    image_dir = image_prefix + "/" if image_prefix else ""
+    rf_dir = rf_prefix + "/" if rf_prefix else ""
     for child in children:
         name, host = child.name, child.path
-        image_path = _join(image_prefix, name)
-        rf_path = _join(rf_prefix, name)
+        image_path = image_dir + name
+        rf_path = rf_dir + name
         st = child.stat(follow_symlinks=False)  # one lstat per entry, reused below
-        if stat.S_ISLNK(st.st_mode):
+        mode = st.st_mode
+        if stat.S_ISREG(mode):  # the common case first, without a call per entry
+            yield Entry(image_path, FILE, rf_path, host, None, st.st_size, host)
+        elif stat.S_ISLNK(mode):
             yield from _link(host, image_path, rf_path, stack, _read_through, rule, output,
                              staged, link_targets)
-        elif stat.S_ISDIR(st.st_mode):
+        elif stat.S_ISDIR(mode):
             yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
             yield from walk_tree(host, image_path, rf_path, stack, _read_through, rule=rule,
                                  output=output, staged=staged, link_targets=link_targets)
-        elif stat.S_ISREG(st.st_mode):
-            yield file_entry(image_path, rf_path, host, origin=host, st=st)
         else:
             raise LayerError(f"{host}: is {describe_mode(st.st_mode)}; only files, "
                              "directories and symlinks can go into a layer")

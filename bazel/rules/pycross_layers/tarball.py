@@ -160,6 +160,58 @@ def entry_header(name: str, entry: Entry | None, policy: TarPolicy, head: bytes 
                          _TYPEFLAG[kind], link)
 
 
+END = bytes(2 * BLOCK)  # the end of every archive: two zero blocks
+
+
+@dataclass
+class TarPlan:
+    """Where every record of a tar goes, before a byte is written.
+
+    ``records``: ``(offset, name, entry)`` in archive order, the offset being
+    that of the record's header; ``entry`` is None for a directory that is
+    only a parent. A header's length depends on the name, the link target and
+    the size, never on the mode (which a file's content decides), so the
+    offsets are exact before any file is opened. The last record, named '',
+    is the end-of-archive blocks.
+    """
+
+    records: list[tuple[int, str, Entry | None]]
+    size: int
+    entries: int
+    content_bytes: int
+
+
+def header_length(name: str, entry: Entry | None, policy: TarPolicy) -> int:
+    """``len(entry_header(name, entry, policy))`` without building the common (ustar
+    only) header: one block unless a PAX header is needed."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if entry is None:
+        simple = len(raw) < 100 and raw.isascii()  # a directory's name gets a '/'
+    elif entry.kind == SYMLINK:
+        link = (entry.target or "").encode("utf-8", "surrogateescape")
+        simple = len(raw) <= 100 and raw.isascii() and len(link) <= 100 and link.isascii()
+    else:
+        limit = 99 if entry.kind == DIR else 100
+        simple = len(raw) <= limit and raw.isascii() and entry.size <= _MAX_USTAR_SIZE
+    return BLOCK if simple else len(entry_header(name, entry, policy))
+
+
+def plan_tar(items: Iterable[tuple[str, Entry | None]], policy: TarPolicy) -> TarPlan:
+    """The layout of ``items`` (sorted (name, entry) pairs) as one tar."""
+    records: list[tuple[int, str, Entry | None]] = []
+    offset = content = count = 0
+    for name, entry in items:
+        count += 1
+        records.append((offset, name, entry))
+        offset += header_length(name, entry, policy)
+        if entry is not None and entry.kind == FILE and entry.size:
+            assert entry.source is not None
+            offset += entry.size + (-entry.size % BLOCK)
+            content += entry.size
+    records.append((offset, "", None))
+    return TarPlan(records, offset + len(END), count, content)
+
+
 @dataclass
 class TarStats:
     """What one written tar holds."""
@@ -173,10 +225,10 @@ class TarStats:
 class _Sink:
     """Buffers small writes, hashes the uncompressed stream, forwards it downstream."""
 
-    def __init__(self, downstream) -> None:
+    def __init__(self, downstream, hashing: bool = True) -> None:
         self._down = downstream
         self._buf = bytearray()
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if hashing else None
         self.size = 0
 
     def write(self, data) -> None:
@@ -186,7 +238,8 @@ class _Sink:
 
     def write_large(self, data: bytes) -> None:
         self.flush()
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self._down.write(data)
         self.size += len(data)
 
@@ -194,22 +247,24 @@ class _Sink:
         if self._buf:
             data = bytes(self._buf)
             self._buf.clear()
-            self._hash.update(data)
+            if self._hash is not None:
+                self._hash.update(data)
             self._down.write(data)
             self.size += len(data)
 
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
+    def hexdigest(self) -> str | None:
+        return None if self._hash is None else self._hash.hexdigest()
 
 
 def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
-              policy: TarPolicy) -> TarStats:
+              policy: TarPolicy, digest: bool = True) -> TarStats:
     """Writes ``items`` (already sorted (name, entry) pairs) as one tar stream.
 
     ``downstream`` has a ``write(bytes)`` method; a directory is passed as
-    ``(name, None)`` or as an entry of kind DIR.
+    ``(name, None)`` or as an entry of kind DIR. ``digest``: whether to
+    compute the diff_id (``TarStats.diff_id`` stays empty otherwise).
     """
-    sink = _Sink(downstream)
+    sink = _Sink(downstream, hashing=digest)
     stats = TarStats()
     for name, entry in items:
         stats.entries += 1
@@ -252,5 +307,6 @@ def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
     sink.write(b"\0" * (2 * BLOCK))
     sink.flush()
     stats.tar_bytes = sink.size
-    stats.diff_id = "sha256:" + sink.hexdigest()
+    hexdigest = sink.hexdigest()
+    stats.diff_id = "" if hexdigest is None else "sha256:" + hexdigest
     return stats

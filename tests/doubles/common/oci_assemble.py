@@ -4,7 +4,13 @@
 Used by the rules_oci and rules_docker test doubles only (never by anything a
 user loads). Subcommands:
 
-  image SPEC.json             base layout (or scratch) + layer tars + config -> layout
+  image SPEC.json             base layout (or scratch) + layer tars + config -> layout;
+                              with "descriptors" (rules_oci), each layer blob is copied
+                              as it is, like rules_oci v2.3.2 oci/private/image.sh
+  descriptor LAYER OUT LABEL  digest, diff_id, size and compression of one layer tar
+                              (rules_oci v2.3.2 oci/private/descriptor.sh)
+  load-spec LAYOUT TAGS MTREE JSON   mtree spec + manifest.json of a docker-format
+                              tarball (rules_oci v2.3.2 oci/private/tarball.sh.tpl)
   tarball LAYOUT OUT TAG...   docker-archive tarball (skopeo)
   digest LAYOUT MANIFEST_DIGEST CONFIG CONFIG_DIGEST
   first-digest LAYOUT OUT      digest of index.json's first descriptor + newline
@@ -87,12 +93,14 @@ def _copy_layout(src, out):
             os.chmod(os.path.join(root, name), 0o644)
 
 
-def _edit_config(layout, edit):
+def _edit_config(layout, edit, edit_manifest=None):
     """Rewrites the config (and so the manifest) of the single image in layout."""
     desc = _manifest_descriptor(layout)
     manifest = _read_json(layout, desc["digest"])
     config = _read_json(layout, manifest["config"]["digest"])
     edit(config)
+    if edit_manifest:
+        edit_manifest(manifest, config)
     digest, size = _write_blob(layout, json.dumps(config, separators=(",", ":")).encode())
     manifest["config"]["digest"], manifest["config"]["size"] = digest, size
     mdigest, msize = _write_blob(layout, json.dumps(manifest, separators=(",", ":")).encode())
@@ -174,10 +182,24 @@ def image(spec_path):
             shutil.rmtree(out)
         _run("umoci", "init", "--layout", out)
         _run("umoci", "new", "--image", img)
-    with tempfile.TemporaryDirectory() as tmp:
-        for layer in spec["layers"]:
-            tar = _uncompressed(layer, tmp)
-            _run("umoci", "raw", "add-layer", "--no-history", "--image", img, tar)
+    descriptors = spec.get("descriptors")
+    if descriptors is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            for layer in spec["layers"]:
+                tar = _uncompressed(layer, tmp)
+                _run("umoci", "raw", "add-layer", "--no-history", "--image", img, tar)
+    else:
+        # rules_oci: each layer blob goes in as it is (copied: Bazel < 7.1 has no
+        # tree artifact symlinks leaving the tree), with the digest and diff_id
+        # its descriptor action computed once.
+        for layer, desc_path in zip(spec["layers"], descriptors):
+            with open(desc_path) as f:
+                desc = json.load(f)
+            dest = _blob(out, desc["digest"])
+            if not os.path.exists(dest):
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                shutil.copyfile(layer, dest)
+                os.chmod(dest, 0o644)
     argv = ["umoci", "config", "--no-history", "--image", img]
     created = spec.get("created")
     if spec.get("created_file"):
@@ -224,8 +246,98 @@ def image(spec_path):
         if spec.get("os_version"):
             config["os.version"] = spec["os_version"]
 
-    _edit_config(out, _finish)
+    def _add_layers(manifest, config):
+        if not descriptors:
+            return
+        docker = manifest.get("mediaType", "").startswith("application/vnd.docker.")
+        for desc_path in descriptors:
+            with open(desc_path) as f:
+                desc = json.load(f)
+            if docker:
+                media = "application/vnd.docker.image.rootfs.diff.tar" + (
+                    "." + desc["compression"] if desc["compression"] else "")
+            else:
+                media = "application/vnd.oci.image.layer.v1.tar" + (
+                    "+" + desc["compression"] if desc["compression"] else "")
+            manifest.setdefault("layers", []).append(
+                {"mediaType": media, "digest": desc["digest"], "size": desc["size"]})
+            config.setdefault("rootfs", {"type": "layers"}).setdefault("diff_ids", []).append(
+                desc["diffid"])
+
+    _edit_config(out, _finish, _add_layers)
     _run("umoci", "gc", "--layout", out)
+
+
+def _sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def descriptor(layer, out, label):
+    """Digest, diff_id, size and compression of one layer (rules_oci descriptor.sh)."""
+    with open(layer, "rb") as f:
+        magic = f.read(4)
+    compression = ""
+    if magic[:2] == b"\x1f\x8b":
+        compression = "gzip"
+        h = hashlib.sha256()
+        with gzip.open(layer, "rb") as src:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                h.update(chunk)
+        diffid = "sha256:" + h.hexdigest()
+    elif magic == b"\x28\xb5\x2f\xfd":
+        compression = "zstd"
+        proc = subprocess.Popen(["zstd", "-q", "-d", "-c", layer], stdout=subprocess.PIPE)
+        h = hashlib.sha256()
+        for chunk in iter(lambda: proc.stdout.read(1 << 20), b""):
+            h.update(chunk)
+        if proc.wait():
+            sys.exit(f"oci_assemble: zstd -d {layer} failed")
+        diffid = "sha256:" + h.hexdigest()
+    digest = _sha256_file(layer)
+    if not compression:
+        diffid = digest
+    desc = {"digest": digest, "diffid": diffid, "compression": compression,
+            "size": os.path.getsize(layer),
+            "history": {"created": EPOCH, "created_by": f"bazel build {label}"}}
+    with open(out, "w") as f:
+        json.dump(desc, f)
+
+
+# rules_oci v2.3.2 tarball.sh.tpl writes every entry with these attributes.
+_MTREE_ATTRS = "uid=0 gid=0 mode=0755 time=1672560000 type=file"
+
+
+def load_spec(layout, tags_file, mtree_out, json_out):
+    """mtree spec + manifest.json of a docker-format tarball; no blob is read."""
+    with open(os.path.join(layout, "index.json")) as f:
+        index = json.load(f)
+    if len(index["manifests"]) != 1:
+        sys.exit(f"Expected exactly one manifest in {layout}/index.json")
+    media = index["manifests"][0].get("mediaType")
+    if media not in ("application/vnd.oci.image.manifest.v1+json",
+                     "application/vnd.docker.distribution.manifest.v2+json"):
+        sys.exit(f"Format docker is only supported for oci_image targets but saw {media}")
+    with open(tags_file) as f:
+        tags = f.read().split()
+    manifest = _read_json(layout, index["manifests"][0]["digest"])
+
+    def rel(digest):
+        return "blobs/" + digest.replace(":", "/", 1)
+
+    config = rel(manifest["config"]["digest"])
+    layers = [rel(layer["digest"]) for layer in manifest["layers"]]
+    lines = [f"{config} {_MTREE_ATTRS} content={layout}/{config}"]
+    lines += [f"{path}.tar.gz {_MTREE_ATTRS} content={layout}/{path}" for path in layers]
+    with open(json_out, "w") as f:
+        json.dump([{"Config": config, "RepoTags": tags,
+                    "Layers": [path + ".tar.gz" for path in layers]}], f)
+    lines.append(f"manifest.json {_MTREE_ATTRS} content={json_out}")
+    with open(mtree_out, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def tarball(layout, out, *tags):
@@ -319,5 +431,6 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     commands = {"image": image, "tarball": tarball, "digest": digest,
                 "import": import_layout, "emptytar": emptytar,
-                "first-digest": first_digest, "index": index}
+                "first-digest": first_digest, "index": index,
+                "descriptor": descriptor, "load-spec": load_spec}
     commands[cmd](*args)

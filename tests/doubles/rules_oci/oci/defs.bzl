@@ -4,9 +4,18 @@ Mirrors, at tag v2.3.2: the macros of `oci/defs.bzl` and the rule attributes
 of `oci/private/image.bzl` (oci_image), `oci/private/image_index.bzl`
 (oci_image_index, with its split transition over `platforms`),
 `oci/private/load.bzl` (oci_load) and `oci/private/push.bzl` (oci_push). An
-unknown attribute fails the build. Images are assembled by umoci, indexes by
-Python, tarballs written by skopeo (from PATH), all through
-oci/private/oci_assemble.py.
+unknown attribute fails the build. Images are assembled by umoci and Python,
+indexes by Python, all through oci/private/oci_assemble.py; tarballs are
+written by bsdtar (from PATH) from an mtree spec. `bazel run` of an oci_push
+pushes for real, with skopeo where upstream uses crane
+(oci/private/push.sh.tpl).
+
+What runs on a change, as upstream: one descriptor action per layer (digest
+and diff_id, `OCIDescriptor`), so an unchanged layer is never hashed again;
+the image action copies each layer blob as it is into the layout (upstream
+links it on Bazel 7.1+, copies it before); `bazel run` of an oci_load streams
+the tarball from the image's runfiles into the loader (`tar @mtree`), and the
+tarball file is written only for the `tarball` output group.
 """
 
 load("//oci/private:double.bzl", "check_attrs", "forwarded", "run_assemble")
@@ -51,10 +60,18 @@ def _oci_image_impl(ctx):
         fail("'os', 'architecture' and 'variant' come from the image provided by 'base' and cannot be overridden.")
     out = ctx.actions.declare_directory(ctx.label.name)
     inputs = list(ctx.files.tars)
+    descriptors = []
+    for i, layer in enumerate(ctx.files.tars):
+        # upstream oci/private/image.bzl _calculate_descriptor
+        descriptor = ctx.actions.declare_file("%s.%s.descriptor.json" % (ctx.label.name, i))
+        run_assemble(ctx, ctx.executable._tool, ["descriptor", layer.path, descriptor.path, str(layer.owner)], [layer], [descriptor], "OCIDescriptor")
+        descriptors.append(descriptor)
+    inputs.extend(descriptors)
     spec = {
         "out": out.path,
         "base": ctx.file.base.path if ctx.file.base else None,
         "layers": [f.path for f in ctx.files.tars],
+        "descriptors": [d.path for d in descriptors],
         "os": ctx.attr.os,
         "architecture": ctx.attr.architecture,
         "variant": ctx.attr.variant,
@@ -179,13 +196,18 @@ def oci_image(name, created = None, labels = None, annotations = None, env = Non
     )
     _digest(name, kw)
 
-def _image_index_transition_impl(_settings, attr):
-    # One configuration per platform; none (no split) without `platforms`.
+def _image_index_transition_impl(settings, attr):
+    # One configuration per platform. Without `platforms` upstream returns an
+    # empty list, which newer Bazel takes as "no transition"; Bazel 4.2.3
+    # crashes on it ("Split transition output may not be empty"), so the
+    # double keeps the current platforms instead: the same configuration.
+    if not attr.platforms:
+        return [{"//command_line_option:platforms": settings["//command_line_option:platforms"]}]
     return [{"//command_line_option:platforms": str(p)} for p in attr.platforms]
 
 _image_index_transition = transition(
     implementation = _image_index_transition_impl,
-    inputs = [],
+    inputs = ["//command_line_option:platforms"],
     outputs = ["//command_line_option:platforms"],
 )
 
@@ -229,28 +251,74 @@ def oci_image_index(name, annotations = None, **kwargs):
     oci_image_index_rule(name = name, annotations = annotations, **kwargs)
     _digest(name, kw)
 
+def _exec_root_and_runfiles_prefix(ctx, f):
+    """The exec path prefix of f and what replaces it in its runfiles path.
+
+    Upstream: _get_workspace_root_path and _get_runfiles_prefix.
+
+    Args:
+      ctx: the rule context.
+      f: a File.
+    Returns:
+      (prefix of f.path, runfiles prefix)
+    """
+    if f.short_path.startswith("../"):
+        return f.path[:-len(f.short_path[3:])], ""
+    return f.path[:-len(f.short_path)], ctx.workspace_name + "/"
+
 def _oci_load_impl(ctx):
-    loaders = "docker podman"
-    runfiles = []
-    if ctx.attr.loader:
-        loaders = '"$(dirname "$0")/%s.runfiles/%s/%s"' % (ctx.label.name, ctx.workspace_name, ctx.executable.loader.short_path)
-        runfiles.append(ctx.executable.loader)
+    # upstream oci/private/load.bzl + tarball.sh.tpl (docker format): an mtree
+    # spec at build time, the tar written when `bazel run` loads it.
+    image = ctx.file.image
+    mtree = ctx.actions.declare_file(ctx.label.name + "/tarball.spec")
+    manifest_json = ctx.actions.declare_file(ctx.label.name + "/manifest.json")
+    run_assemble(ctx, ctx.executable._tool, ["load-spec", image.path, ctx.file.repo_tags.path, mtree.path, manifest_json.path], [image, ctx.file.repo_tags], [mtree, manifest_json], "OCITarballManifest")
+
+    # Only for the `tarball` output group (a large output upstream keeps out of the cache).
     tarball = ctx.actions.declare_file(ctx.label.name + "/tarball.tar")
-    args = ["tarball", ctx.file.image.path, tarball.path, "--tags-file=" + ctx.file.repo_tags.path]
-    run_assemble(ctx, ctx.executable._tool, args, [ctx.file.image, ctx.file.repo_tags], [tarball], "OciTarball")
+    ctx.actions.run(
+        executable = "bsdtar",
+        arguments = ["--create", "--no-xattr", "--no-mac-metadata", "--file", tarball.path, "@" + mtree.path],
+        inputs = [mtree, manifest_json, image],
+        outputs = [tarball],
+        mnemonic = "OCITarball",
+        use_default_shell_env = True,
+        execution_requirements = {"no-remote": "1"},
+    )
+
+    loaders = "docker podman nerdctl"
+    runfiles = [mtree, manifest_json, image]
+    if ctx.attr.loader:
+        loaders = '"$RUNFILES_DIR/%s/%s"' % (ctx.workspace_name, ctx.executable.loader.short_path)
+        runfiles.append(ctx.executable.loader)
+    image_root, image_prefix = _exec_root_and_runfiles_prefix(ctx, image)
+    json_root, json_prefix = _exec_root_and_runfiles_prefix(ctx, manifest_json)
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
     ctx.actions.write(script, """#!/usr/bin/env bash
 set -euo pipefail
-tar="$(dirname "$0")/{short}"
-[ -f "$tar" ] || tar="${{RUNFILES_DIR:-$0.runfiles}}/{ws}/{short_path}"
+RUNFILES_DIR="${{RUNFILES_DIR:-$0.runfiles}}"
+mtree="$(<"$RUNFILES_DIR/{ws}/{mtree}")"
+mtree="${{mtree//"{image_root}"/{image_prefix}}}"
+mtree="${{mtree//"{json_root}"/{json_prefix}}}"
 for loader in {loaders}; do
-  if command -v "$loader" >/dev/null; then exec "$loader" load --input "$tar"; fi
+  if command -v "$loader" >/dev/null; then
+    "$loader" load --input <(bsdtar --cd "$RUNFILES_DIR" --create --no-xattr --no-mac-metadata @- <<< "$mtree")
+    exit
+  fi
 done
-echo "no container loader ({loaders}) found; the tarball is $tar" >&2
+echo "Neither of {loaders} could be found." >&2
 exit 1
-""".format(short = tarball.basename, ws = ctx.workspace_name, short_path = tarball.short_path, loaders = loaders), is_executable = True)
+""".format(
+        ws = ctx.workspace_name,
+        mtree = mtree.short_path,
+        image_root = image_root,
+        image_prefix = image_prefix,
+        json_root = json_root,
+        json_prefix = json_prefix,
+        loaders = loaders,
+    ), is_executable = True)
     return [
-        DefaultInfo(executable = script, files = depset([script]), runfiles = ctx.runfiles(files = [tarball] + runfiles)),
+        DefaultInfo(executable = script, files = depset([script]), runfiles = ctx.runfiles(files = runfiles)),
         OutputGroupInfo(tarball = depset([tarball])),
     ]
 
@@ -279,6 +347,12 @@ def oci_load(name, repo_tags = None, **kwargs):
         repo_tags = _write(name, "tags", repo_tags, _internal(forwarded(kwargs)))
     oci_tarball_rule(name = name, repo_tags = repo_tags, **kwargs)
 
+def _rlocation(ctx, f):
+    """The runfiles path of f (aspect_bazel_lib to_rlocation_path)."""
+    if f.short_path.startswith("../"):
+        return f.short_path[3:]
+    return ctx.workspace_name + "/" + f.short_path
+
 def _oci_push_impl(ctx):
     if not ctx.file.image.is_directory:
         fail("image attribute must be a oci_image or oci_image_index")
@@ -286,13 +360,36 @@ def _oci_push_impl(ctx):
         _, _, _, digest, tag = util.parse_image(ctx.attr.repository)
         if digest or tag:
             fail("`repository` attribute should not contain digest or tag. got: {}".format(ctx.attr.repository))
+
+    # Upstream reads the digest at run time with jq; the double writes it at
+    # build time (same value: index.json's .manifests[0].digest).
+    digest = ctx.actions.declare_file("push_%s.digest" % ctx.label.name)
+    run_assemble(ctx, ctx.executable._tool, ["first-digest", ctx.file.image.path, digest.path], [ctx.file.image], [digest], "OciPushDigest")
+    files = [ctx.file.image, digest]
+    substitutions = {
+        "{{digest_file}}": _rlocation(ctx, digest),
+        "{{fixed_args}}": "",
+        "{{image_dir}}": _rlocation(ctx, ctx.file.image),
+        "{{repository_file}}": "",
+        "{{tags}}": "",
+    }
+    if ctx.attr.repository:
+        substitutions["{{fixed_args}}"] = '"--repository" "%s"' % ctx.attr.repository
+    elif ctx.file.repository_file:
+        files.append(ctx.file.repository_file)
+        substitutions["{{repository_file}}"] = _rlocation(ctx, ctx.file.repository_file)
+    if ctx.file.remote_tags:
+        files.append(ctx.file.remote_tags)
+        substitutions["{{tags}}"] = _rlocation(ctx, ctx.file.remote_tags)
     script = ctx.actions.declare_file("push_%s.sh" % ctx.label.name)
-    ctx.actions.write(script, "#!/usr/bin/env bash\necho 'oci_push test double: would push %s to %s' >&2\n" % (
-        ctx.file.image.short_path,
-        ctx.attr.repository or "(repository_file or --repository)",
-    ), is_executable = True)
-    files = [ctx.file.image] + ([ctx.file.repository_file] if ctx.file.repository_file else []) + ([ctx.file.remote_tags] if ctx.file.remote_tags else [])
-    return [DefaultInfo(executable = script, runfiles = ctx.runfiles(files = files))]
+    ctx.actions.expand_template(
+        template = ctx.file._push_sh_tpl,
+        output = script,
+        is_executable = True,
+        substitutions = substitutions,
+    )
+    runfiles = ctx.runfiles(files = files).merge(ctx.attr.image[DefaultInfo].default_runfiles)
+    return [DefaultInfo(executable = script, runfiles = runfiles)]
 
 oci_push_rule = rule(
     implementation = _oci_push_impl,
@@ -302,6 +399,8 @@ oci_push_rule = rule(
         "remote_tags": attr.label(allow_single_file = True),
         "repository": attr.string(),
         "repository_file": attr.label(allow_single_file = True),
+        "_push_sh_tpl": attr.label(default = "//oci/private:push.sh.tpl", allow_single_file = True),
+        "_tool": _TOOL,
     },
 )
 

@@ -1,8 +1,11 @@
-"""Reading a parsed file: its loads, and every call to a rule this tool knows.
+"""Read stage: a parsed file becomes a :class:`~migrate.model.FileRecord`.
 
-The records here are what the plan stage decides on. They hold the source text
-of each attribute value (and the libcst node, for the few rewrites made inside a
-value), the comments around each attribute, and positions for the report.
+The record holds the file's loads, every call to a rules_docker kind with the
+source text of each attribute value (and what is known about it: a literal, a
+list of labels, the variables and functions it uses), the comments around each
+attribute, the file's targets and positions for the report. Nothing here
+decides anything, and nothing that leaves this module is a syntax-tree node:
+:class:`Parsed` (the tree) goes only to :mod:`migrate.render`.
 """
 
 from __future__ import annotations
@@ -10,64 +13,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from migrate import rules
+from migrate.model import Attr, FileRecord, LoadStmt, RuleCall, Target, Value
+from migrate.source import parse as parse_text
+
 SKIP_MARK = re.compile(r"#\s*migrate:\s*skip\b")
-
-
-@dataclass(frozen=True)
-class LoadStmt:
-    """A top-level ``load()`` statement."""
-
-    index: int  # position in module.body
-    label: str
-    symbols: tuple[tuple[str, str], ...]  # (local name, loaded name), in source order
-    line: int
-
-
-@dataclass(frozen=True)
-class Value:
-    """An attribute value: its text, and what the planner needs to know about it."""
-
-    code: str  # continuation lines relative to the attribute's column (see ``verbatim``)
-    kind: str  # string | list | dict | select | name | concat | call | other
-    string: str | None = None  # a plain string literal's value
-    strings: tuple[str, ...] | None = None  # a list of plain string literals, no comments
-    multiline: bool = False
-    verbatim: bool = False  # continuation lines could not be re-indented: print as they are
-    node: cst.BaseExpression | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Attr:
-    name: str
-    value: Value
-    leading: tuple[str, ...] = ()  # comment lines above the attribute
-    trailing: str | None = None  # comment at the end of its line
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class RuleCall:
-    """One call to a rule the tool knows (``py3_image``, ``container_image``, ...)."""
-
-    kind: str
-    symbol: str  # the local name it is called by
-    line: int
-    name: str | None  # the literal name, or None
-    name_code: str | None  # the name's source text (a macro parameter), or None
-    attrs: tuple[Attr, ...]
-    indent: str  # the statement's indentation
-    problem: str | None = None  # why the call cannot be rewritten safely
-    skip: bool = False  # "# migrate: skip"
-    open_comment: str | None = None  # comment after "(" on the first line
-    closing: tuple[str, ...] = ()  # comment lines before ")"
-    statement: cst.SimpleStatementLine | None = field(default=None, compare=False, repr=False)
-    top_index: int = 0  # the top-level statement holding the call
-    name_text: str | None = None  # the name as written, for the report
 
 
 def read_loads(module: cst.Module, lines: dict[int, int]) -> list[LoadStmt]:
@@ -94,16 +49,24 @@ def read_loads(module: cst.Module, lines: dict[int, int]) -> list[LoadStmt]:
     return found
 
 
-def _load_call(stmt: cst.CSTNode) -> cst.Call | None:
+def statement_call(stmt: cst.CSTNode) -> cst.Call | None:
+    """The call when ``stmt`` is just ``name(...)`` (one expression, a plain function name).
+
+    The one place that decides what a call statement looks like: loads, the
+    calls to rewrite, a file's targets and a WORKSPACE's set-up all use it.
+    """
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
         return None
     expr = stmt.body[0]
     if not isinstance(expr, cst.Expr) or not isinstance(expr.value, cst.Call):
         return None
     call = expr.value
-    if isinstance(call.func, cst.Name) and call.func.value == "load":
-        return call
-    return None
+    return call if isinstance(call.func, cst.Name) else None
+
+
+def _load_call(stmt: cst.CSTNode) -> cst.Call | None:
+    call = statement_call(stmt)
+    return call if call is not None and call.func.value == "load" else None  # type: ignore[union-attr]
 
 
 def is_load(stmt: cst.CSTNode) -> bool:
@@ -206,6 +169,8 @@ class CallFinder(cst.CSTVisitor):
         self.statement_code: str | None = None  # the text of a top-level call statement
         self.calls: list[RuleCall] = []
         self._statement: list[cst.SimpleStatementLine] = []
+        self._ordinals: list[int] = []  # of each open simple statement
+        self._count = -1
         self._loops = 0
         self._comprehensions = 0
         self._lambdas = 0
@@ -214,10 +179,13 @@ class CallFinder(cst.CSTVisitor):
 
     # context -------------------------------------------------------------
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._count += 1
         self._statement.append(node)
+        self._ordinals.append(self._count)
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
         self._statement.pop()
+        self._ordinals.pop()
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         indent = node.indent if node.indent is not None else self.module.default_indent
@@ -315,9 +283,10 @@ class CallFinder(cst.CSTVisitor):
                 skip=skip,
                 open_comment=open_comment,
                 closing=closing,
-                statement=statement if problem is None else None,
                 top_index=self.top_index,
+                ordinal=self._ordinals[-1] if self._ordinals else 0,
                 name_text=self._name_text(node),
+                params=tuple(sorted(self._params[-1])) if self._params else (),
             )
         )
 
@@ -399,7 +368,7 @@ class CallFinder(cst.CSTVisitor):
             if i == len(node.args) - 1:
                 pending = []  # handled as the call's closing comments
             line, column = self._arg_position(node, i, arg)
-            value = summarize(self.module, arg.value, column)
+            value = describe(self.module, arg.value, column)
             attrs.append(Attr(name, value, tuple(leading), trailing, line))
         return attrs, problem
 
@@ -435,7 +404,7 @@ class CallFinder(cst.CSTVisitor):
         return any(SKIP_MARK.search(c) for c in comments_in(inner))
 
 
-def summarize(module: cst.Module, node: cst.BaseExpression, column: int) -> Value:
+def describe(module: cst.Module, node: cst.BaseExpression, column: int) -> Value:
     """Describe an attribute value whose attribute starts at ``column``."""
     code = module.code_for_node(node)
     lines = code.split("\n")
@@ -452,26 +421,96 @@ def summarize(module: cst.Module, node: cst.BaseExpression, column: int) -> Valu
     kind = "other"
     string = None
     strings = None
+    items: tuple[Value, ...] = ()
+    entries: tuple[tuple[Value, Value], ...] = ()
+    func = None
     if isinstance(node, cst.SimpleString):
         kind = "string"
         string = _string(node)
-    elif isinstance(node, cst.List):
+        return Value(code, kind, string, literals=(string,) if string is not None else ())
+    if isinstance(node, cst.List):
         kind = "list"
         plain = all(isinstance(e.value, cst.SimpleString) for e in node.elements)
         if plain and ("#" not in code or not comments_in(node)):
             values = [_string(e.value) for e in node.elements]  # type: ignore[arg-type]
             if all(v is not None for v in values):
                 strings = tuple(values)  # type: ignore[arg-type]
+        items = tuple(_part(module, e.value) for e in node.elements)
     elif isinstance(node, cst.Dict):
         kind = "dict"
+        entries = tuple((_part(module, e.key), _part(module, e.value))
+                        for e in node.elements if isinstance(e, cst.DictElement))
     elif isinstance(node, cst.Call):
-        is_select = isinstance(node.func, cst.Name) and node.func.value == "select"
-        kind = "select" if is_select else "call"
+        func = _dotted(node.func)
+        kind = "select" if func == "select" else "call"
+        items = tuple(_part(module, a.value) for a in node.args if a.keyword is None)
     elif isinstance(node, cst.Name):
         kind = "name"
     elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
         kind = "concat"
-    return Value(code, kind, string, strings, multiline, verbatim, node)
+    if strings is not None:
+        return Value(code, kind, string, strings, multiline, verbatim, items, literals=strings)
+    names, calls, literals = _uses(node)
+    return Value(code, kind, string, strings, multiline, verbatim, items, entries, func,
+                 names, calls, literals)
+
+
+def _part(module: cst.Module, node: cst.BaseExpression) -> Value:
+    """An element of a list, dict or call: described on one line."""
+    if isinstance(node, cst.SimpleString):
+        string = _string(node)
+        return Value(node.value, "string", string, literals=(string,) if string is not None else ())
+    if isinstance(node, cst.Name):
+        return Value(node.value, "name", names=(node.value,))
+    return describe(module, node, 0)
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr.value}" if head else None
+    return None
+
+
+def _uses(node: cst.CSTNode) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(variables read, functions called, string literals) anywhere in a value."""
+    names: list[str] = []
+    calls: list[str] = []
+    literals: list[str] = []
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.SimpleString):
+            text = _string(current)
+            if text is not None:
+                literals.append(text)
+        elif isinstance(current, cst.Name):
+            if current.value not in ("True", "False", "None"):
+                names.append(current.value)
+        elif isinstance(current, (cst.List, cst.Tuple, cst.Set)):
+            stack.extend(reversed([e.value for e in current.elements]))
+        elif isinstance(current, cst.Dict):
+            for element in reversed(current.elements):
+                if isinstance(element, cst.DictElement):
+                    stack.extend((element.value, element.key))
+                else:
+                    stack.append(element.value)
+        elif isinstance(current, cst.Call):
+            func = _dotted(current.func)
+            if func is not None and func != "select":
+                calls.append(func)
+            stack.extend(reversed([a.value for a in current.args]))
+        elif isinstance(current, cst.BinaryOperation):
+            stack.extend((current.right, current.left))
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, (cst.Integer, cst.Float)):
+            continue
+        else:
+            stack.extend(reversed(current.children))
+    return tuple(dict.fromkeys(names)), tuple(dict.fromkeys(calls)), tuple(literals)
 
 
 def _has_multiline_string(node: cst.CSTNode) -> bool:
@@ -548,13 +587,8 @@ def find_calls(module: cst.Module, targets: dict[str, str], where: Layout) -> li
 
 def _is_plain_call(stmt: cst.CSTNode, targets: dict[str, str]) -> bool:
     """A top-level statement that is just ``target(...)``: no metadata needed."""
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-        return False
-    expr = stmt.body[0]
-    if not isinstance(expr, cst.Expr) or not isinstance(expr.value, cst.Call):
-        return False
-    call = expr.value
-    return isinstance(call.func, cst.Name) and call.func.value in targets and not call.lpar
+    call = statement_call(stmt)
+    return call is not None and call.func.value in targets and not call.lpar  # type: ignore[union-attr]
 
 
 class _NeedPositions(Exception):
@@ -572,6 +606,7 @@ class _FastCallFinder(CallFinder):
 
     def run(self, stmt: cst.SimpleStatementLine) -> list[RuleCall]:
         self._statement.append(stmt)
+        self._ordinals.append(0)
         call = stmt.body[0].value  # type: ignore[attr-defined]
         self.visit_Call(call)
         return self.calls
@@ -610,3 +645,69 @@ def count_uses(module: cst.Module, names: Iterable[str], where: Layout) -> Count
         stmt.visit(visitor)
         uses.update(visitor.used)
     return uses
+
+
+# -- the read stage's entry points ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed file and the text of each top-level statement; only render looks inside."""
+
+    module: cst.Module
+    layout: Layout
+
+
+def parse(text: str) -> Parsed:
+    """Parse Starlark text (:class:`migrate.source.SourceError` when it cannot be)."""
+    module = parse_text(text)
+    return Parsed(module, layout(module))
+
+
+def read(parsed: Parsed, ignore_kinds: frozenset[str] = frozenset(),
+         kinds_of=rules.docker_kind) -> FileRecord:
+    """The file's records: loads, calls to rules_docker kinds, targets, constants."""
+    module, where = parsed.module, parsed.layout
+    loads = tuple(read_loads(module, where.lines))
+    kinds: dict[str, str] = {}
+    for load in loads:
+        for local, remote in load.symbols:
+            kind = kinds_of(load.label, remote)
+            if kind is not None and kind not in ignore_kinds:
+                kinds[local] = kind
+    calls = tuple(find_calls(module, kinds, where)) if kinds else ()
+    targets: list[Target] = []
+    constants: dict[str, str] = {}
+    called: set[str] = set()
+    for index, stmt in enumerate(module.body):
+        call = statement_call(stmt)
+        if call is not None:
+            func = call.func.value  # type: ignore[union-attr]
+            called.add(func)
+            for arg in call.args:
+                if arg.keyword is not None and arg.keyword.value == "name":
+                    if isinstance(arg.value, cst.SimpleString):
+                        name = _string(arg.value)
+                        if name:
+                            targets.append(Target(name, func, where.lines.get(index, 0)))
+                    break
+        elif isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+            small = stmt.body[0]
+            if (isinstance(small, cst.Assign) and len(small.targets) == 1
+                    and isinstance(small.targets[0].target, cst.Name)
+                    and isinstance(small.value, cst.SimpleString)):
+                text = _string(small.value)
+                if text is not None:
+                    constants[small.targets[0].target.value] = text
+    uses = count_uses(module, kinds, where) if kinds else Counter()
+    return FileRecord(
+        loads=loads,
+        kinds=kinds,
+        calls=calls,
+        bound=frozenset(bound_names(module)),
+        uses=dict(uses),
+        targets=tuple(targets),
+        constants=constants,
+        called=frozenset(called),
+        silence_native_py=any("disable=native-py" in code for code in where.codes),
+    )

@@ -1,0 +1,183 @@
+"""The uncompressed layer written straight into its file (plain_tar): the bytes of
+the streaming tar writer whatever the writer processes, the segment cut, the
+copy method or the digest setting; errors of a writer process reach the caller."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import os
+import tarfile
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pycross_layers import plain_tar
+from pycross_layers.entries import DIR, FILE, SYMLINK, Entry
+from pycross_layers.errors import LayerError
+from pycross_layers.layers import layer_items
+from pycross_layers.tarball import TarPolicy, plan_tar, write_tar
+
+POLICY = TarPolicy(mtime=1234)
+
+
+def streamed(items) -> bytes:
+    buf = io.BytesIO()
+    write_tar(buf, items, POLICY)
+    return buf.getvalue()
+
+
+def direct(path, items, workers: int, digest: bool = True, min_cost: int = 0):
+    plan = plan_tar(items, POLICY)
+    with open(path, "w+b") as f:  # readable too: the diff_id is read back
+        result = plain_tar.write_plain_tar(f.fileno(), plan, POLICY, workers, digest,
+                                           min_cost=min_cost)
+    return path.read_bytes(), result, plan
+
+
+def sample(tmp_path, n_small: int = 40):
+    """Small and large files (over SMALL_FILE), executable ones, links, long and
+    non-ASCII names, empty files and directories."""
+    src = tmp_path / "src"
+    src.mkdir()
+    entries = []
+    for i in range(n_small):
+        p = src / f"s{i}"
+        head = b"#!/bin/sh\n" if i % 7 == 0 else b""
+        p.write_bytes(head + bytes([i % 251]) * (i * 37 % 2000))
+        entries.append(Entry(path=f"app.runfiles/ws/pkg{i % 3}/m{i:03d}.py", kind=FILE,
+                             source=str(p), size=p.stat().st_size))
+    for i, size in enumerate([plain_tar.SMALL_FILE + 1, 3 * plain_tar.SMALL_FILE + 77]):
+        p = src / f"big{i}"
+        head = b"\x7fELF" if i == 0 else b"data"
+        p.write_bytes(head + os.urandom(size - 4))
+        entries.append(Entry(path=f"app.runfiles/ws/big{i}.so", kind=FILE, source=str(p),
+                             size=size))
+    entries += [
+        Entry(path="app.runfiles/ws/empty.py", kind=FILE),
+        Entry(path="app.runfiles/ws/" + "d" * 120 + "/long.py", kind=FILE,
+              source=entries[1].source, size=entries[1].size),
+        Entry(path="app.runfiles/ws/ü/naïve.txt", kind=FILE, source=entries[2].source,
+              size=entries[2].size),
+        Entry(path="app.runfiles/ws/link", kind=SYMLINK, target="pkg0/m000.py"),
+        Entry(path="app.runfiles/ws/longlink", kind=SYMLINK, target="x/" * 60 + "y"),
+        Entry(path="app.runfiles/ws/emptydir", kind=DIR),
+    ]
+    return layer_items(entries, "app")
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_same_bytes_as_the_stream_for_any_writer_count(tmp_path, workers):
+    items = sample(tmp_path)
+    want = streamed(items)
+    got, result, plan = direct(tmp_path / "out.tar", items, workers)
+    assert got == want
+    assert plan.size == len(want)
+    assert result.diff_id == "sha256:" + hashlib.sha256(want).hexdigest()
+    assert threading.active_count() == 1  # so the writers below really were processes
+    assert result.processes == len(plain_tar.segments(plan, workers, 0))
+    assert (result.processes > 1) == (workers > 1)
+
+
+def test_segment_cut_and_digest_never_change_a_byte(tmp_path):
+    items = sample(tmp_path, n_small=120)
+    want = streamed(items)
+    plan = plan_tar(items, POLICY)
+    cuts = {tuple(plain_tar.segments(plan, w, 0)) for w in range(1, 12)}
+    assert len(cuts) > 5  # many different cuts...
+    for w in range(1, 12):
+        got, result, _ = direct(tmp_path / f"o{w}.tar", items, w, digest=w % 2 == 0)
+        assert got == want  # ...one set of bytes
+        assert result.diff_id == ("sha256:" + hashlib.sha256(want).hexdigest()
+                                  if w % 2 == 0 else None)
+
+
+def test_small_layers_stay_in_process(tmp_path):
+    items = sample(tmp_path)
+    got, result, _ = direct(tmp_path / "o.tar", items, 8, min_cost=plain_tar.MIN_PARALLEL_COST)
+    assert result.processes == 1 and got == streamed(items)
+
+
+def test_read_and_write_fallback_without_kernel_copy(tmp_path, monkeypatch):
+    items = sample(tmp_path)
+    calls = []
+
+    def unsupported(*args):
+        calls.append(args)
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(plain_tar.os, "copy_file_range", unsupported)
+    for workers in (1, 2):
+        got, _result, _ = direct(tmp_path / f"o{workers}.tar", items, workers)
+        assert got == streamed(items)
+    assert calls  # the kernel copy was tried, and refused
+
+
+def test_big_executable_keeps_its_mode(tmp_path):
+    items = sample(tmp_path)
+    got, _result, _ = direct(tmp_path / "o.tar", items, 2)
+    with tarfile.open(fileobj=io.BytesIO(got)) as t:
+        assert t.getmember("app/app.runfiles/ws/big0.so").mode == 0o755
+        assert t.getmember("app/app.runfiles/ws/big1.so").mode == 0o644
+        assert t.getmember("app/app.runfiles/ws/pkg0/m000.py").mode == 0o755
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_vanished_source_is_a_layer_error(tmp_path, workers):
+    items = sample(tmp_path)
+    victim = next(e for _n, e in items if e is not None and e.kind == FILE and e.size > 100)
+    os.unlink(victim.source)
+    with pytest.raises(LayerError, match="cannot read .*No such file"):
+        direct(tmp_path / "o.tar", items, workers)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no writer process left behind
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_shrunk_source_is_a_layer_error(tmp_path, workers):
+    items = sample(tmp_path)
+    big = next(e for _n, e in items if e is not None and e.kind == FILE
+               and e.size > plain_tar.SMALL_FILE)
+    os.truncate(big.source, 10)
+    with pytest.raises(LayerError, match="changed size while being read"):
+        direct(tmp_path / "o.tar", items, workers)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_full_disk_in_a_writer_is_the_callers_oserror(tmp_path, monkeypatch, workers):
+    items = sample(tmp_path)
+
+    def full(self, data, offset):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(plain_tar._Writer, "pwrite", full)
+    with pytest.raises(OSError) as info:
+        direct(tmp_path / "o.tar", items, workers)
+    assert info.value.errno == errno.ENOSPC
+
+
+names = st.text(alphabet=st.sampled_from("abé/_."), min_size=1, max_size=130).filter(
+    lambda s: "//" not in s and not s.startswith("/") and not s.endswith("/")
+    and all(p not in (".", "..") for p in s.split("/")))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(paths=st.lists(names, min_size=1, max_size=12, unique=True),
+       sizes=st.lists(st.integers(0, 3000), min_size=12, max_size=12),
+       workers=st.integers(1, 4))
+def test_any_tree_same_bytes_as_the_stream(tmp_path, paths, sizes, workers):
+    src = tmp_path / "f"
+    src.write_bytes(b"#!" + b"x" * 3000)
+    by_path: dict[str, Entry] = {}
+    for p, size in zip(paths, sizes):
+        if any(q.startswith(p + "/") or p.startswith(q + "/") for q in by_path):
+            continue
+        by_path[p] = Entry(path=p, kind=FILE, source=str(src) if size else None, size=size)
+    items = layer_items(list(by_path.values()), "app")
+    got, result, plan = direct(tmp_path / "o.tar", items, workers)
+    assert got == streamed(items)
+    assert [o for o, _n, _e in plan.records[1:]] == sorted(o for o, _n, _e in plan.records[1:])
