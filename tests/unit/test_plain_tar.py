@@ -181,3 +181,36 @@ def test_any_tree_same_bytes_as_the_stream(tmp_path, paths, sizes, workers):
     got, result, plan = direct(tmp_path / "o.tar", items, workers)
     assert got == streamed(items)
     assert [o for o, _n, _e in plan.records[1:]] == sorted(o for o, _n, _e in plan.records[1:])
+
+
+def test_relative_bare_and_absolute_sources(tmp_path, monkeypatch):
+    """Sources opened relative to their directory's descriptor, or as given."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.py").write_bytes(b"#!a\n")
+    (tmp_path / "b.py").write_bytes(b"bb\n")
+    monkeypatch.chdir(tmp_path)
+    entries = [Entry(path="x/1", kind=FILE, source="d/a.py", size=4),
+               Entry(path="x/2", kind=FILE, source="b.py", size=3),
+               Entry(path="x/3", kind=FILE, source=str(tmp_path / "d" / "a.py"), size=4),
+               Entry(path="x/4", kind=FILE, source="d/a.py", size=4)]
+    items = layer_items(entries, "")
+    got, _result, _ = direct(tmp_path / "o.tar", items, 1)
+    assert got == streamed(items)
+    with tarfile.open(fileobj=io.BytesIO(got)) as t:
+        assert [t.extractfile(f"x/{i}").read() for i in range(1, 5)] == [
+            b"#!a\n", b"bb\n", b"#!a\n", b"#!a\n"]
+
+
+def test_diff_id_read_back_without_mmap(tmp_path, monkeypatch):
+    import mmap
+
+    items = sample(tmp_path)
+    want = "sha256:" + hashlib.sha256(streamed(items)).hexdigest()
+
+    def no_mmap(*args, **kwargs):
+        raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(mmap, "mmap", no_mmap)
+    for workers in (1, 2):
+        _got, result, _ = direct(tmp_path / f"o{workers}.tar", items, workers)
+        assert result.diff_id == want
