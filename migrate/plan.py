@@ -44,8 +44,13 @@ def plan_file(record: FileRecord, path: str, options: Options,
               targets: frozenset[str] | None = None,
               refs: Mapping[str, tuple[ImplicitRef, ...]] | None = None,
               still_used: Mapping[str, tuple[str, ...]] | None = None,
-              strings: Mapping[str, str] | None = None) -> FilePlan:
-    """Plan every selected call of one file (``targets``: the names selected, None for all)."""
+              strings: Mapping[str, str] | None = None,
+              block: Mapping[str, Left] | None = None) -> FilePlan:
+    """Plan every selected call of one file (``targets``: the names selected, None for all).
+
+    ``strings`` maps label literals to rewrite (references to an image's tarball);
+    ``block`` holds the calls the cross-target check keeps as they are, and why.
+    """
     out = FilePlan()
     calls = [c for c in record.calls if targets is None or c.name in targets]
     if options.to == "docker-shim":
@@ -62,6 +67,9 @@ def plan_file(record: FileRecord, path: str, options: Options,
         constants=record.constants,
     )
     for call in calls:
+        if block and call.name in block and not call.skip:
+            out.left.append(block[call.name])  # what it depends on stays rules_docker
+            continue
         planned = plan_call(call, ctx)
         if planned is None:
             out.deferred = True

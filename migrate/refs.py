@@ -23,20 +23,67 @@ _IMPLICIT = re.compile(
     rb"""|\.\d+-symlinks|\.\d+)["']"""
 )
 _REPO_USE = re.compile(rb"""["']@([A-Za-z0-9_.~+-]+)//""")
+_LOCATION = re.compile(
+    rb"""\$\((?:location|locations|execpath|execpaths|rootpath|rootpaths|rlocationpath)\s+"""
+    rb"""([^)\s"']+?)(-layer\.tar|\.json\.sha256|\.json|\.digest|\.executable|\.tar"""
+    rb"""|\.\d+-symlinks|\.\d+)\)"""
+)
+_ATTR = re.compile(rb"([A-Za-z_]\w*)\s*=(?!=)")
+_TARGET = re.compile(rb"""(?m)^[ \t]*([A-Za-z_][\w.]*)\(\s*name\s*=\s*["']([^"'\n]+)["']""")
+# attributes whose labels are read as files (a tar there is the tarball itself)
+FILE_ATTRS = frozenset({"data", "srcs", "src", "tars", "files", "tools", "outs_tars"})
 
 
 @dataclass(frozen=True)
 class Scan:
     """What one file says about other targets."""
 
-    refs: tuple[tuple[str, str, str, int, str], ...]  # (package, name, text, line, suffix)
+    refs: tuple[tuple[str, str, str, int, str, bool], ...]  # (package, name, text, line,
+    #                                                          suffix, read as a file)
     repo_uses: tuple[tuple[str, int], ...]  # (repo, line)
+    targets: tuple[tuple[str, str, int], ...] = ()  # (name, rule, line): "rule(name = ...)"
+
+
+class _Lines:
+    """Line numbers of increasing offsets, counting each byte once."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.offset = 0
+        self.line = 1
+
+    def at(self, offset: int) -> int:
+        self.line += self.data.count(b"\n", self.offset, offset)
+        self.offset = offset
+        return self.line
+
+
+class _Attributes:
+    """The attribute a literal is the value of, for increasing offsets, scanning each byte once."""
+
+    WINDOW = 2000  # an attribute further back than this is not the literal's
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.scanned = 0
+        self.last: re.Match[bytes] | None = None
+
+    def before(self, position: int) -> str | None:
+        # matches never cross ``scanned``: it is the opening quote of the previous literal
+        for match in _ATTR.finditer(self.data, self.scanned, position):
+            self.last = match
+        self.scanned = position
+        if self.last is None or self.last.start() < position - self.WINDOW:
+            return None
+        return self.last.group(1).decode("ascii")
 
 
 def scan(path: str, data: bytes) -> Scan:
+    """One pass of each pattern over the bytes: linear in the size of the file."""
     package = package_of(path)
     refs = []
-    if b".tar" in data or b".digest" in data or b".json" in data or b"." in data:
+    if b"." in data:
+        lines, attributes = _Lines(data), _Attributes(data)
         for match in _IMPLICIT.finditer(data):
             try:
                 base = match.group(1).decode("utf-8")
@@ -46,23 +93,47 @@ def scan(path: str, data: bytes) -> Scan:
             if label is None or label.repo:
                 continue
             suffix = match.group(2).decode("ascii")
-            line = data.count(b"\n", 0, match.start()) + 1
-            refs.append((label.package, label.name, base + suffix, line, suffix))
+            line = lines.at(match.start())
+            attr = attributes.before(match.start())
+            refs.append((label.package, label.name, base + suffix, line, suffix,
+                         attr in FILE_ATTRS))
+        if b"$(" in data:
+            lines = _Lines(data)
+            for match in _LOCATION.finditer(data):
+                try:
+                    base = match.group(1).decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+                label = parse_label(base, package)
+                if label is None or label.repo:
+                    continue
+                suffix = match.group(2).decode("ascii")
+                refs.append((label.package, label.name, base + suffix,
+                             lines.at(match.start()), suffix, True))
+    targets = []
+    if b"name" in data:
+        lines = _Lines(data)
+        for match in _TARGET.finditer(data):
+            try:
+                rule, name = match.group(1).decode("ascii"), match.group(2).decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            targets.append((name, rule, lines.at(match.start(1))))
     uses = []
     if b"//" in data:
+        lines = _Lines(data)
         for match in _REPO_USE.finditer(data):
-            line = data.count(b"\n", 0, match.start()) + 1
-            uses.append((match.group(1).decode("ascii"), line))
-    return Scan(tuple(refs), tuple(uses))
+            uses.append((match.group(1).decode("ascii"), lines.at(match.start())))
+    return Scan(tuple(refs), tuple(uses), tuple(targets))
 
 
 def index_refs(scans: Mapping[str, Scan]) -> dict[str, dict[str, tuple[ImplicitRef, ...]]]:
     """package -> image name -> references to its implicit targets."""
     out: dict[str, dict[str, list[ImplicitRef]]] = {}
     for path, found in scans.items():
-        for package, name, text, line, suffix in found.refs:
+        for package, name, text, line, suffix, as_file in found.refs:
             target = f"//{package}:{name}"
-            ref = ImplicitRef(path, line, text, target, suffix)
+            ref = ImplicitRef(path, line, text, target, suffix, as_file=as_file)
             out.setdefault(package, {}).setdefault(name, []).append(ref)
     return {p: {n: tuple(r) for n, r in names.items()} for p, names in out.items()}
 

@@ -1,6 +1,6 @@
 """The ``pycross-image`` command: dispatches to the layering core and the migrator.
 
-``layers``, ``layer`` and ``show`` run ``pycross_layers`` (standard library only);
+``layers``, ``layer``, ``launcher`` and ``show`` run ``pycross_layers`` (standard library only);
 ``migrate`` runs the ``migrate`` package (needs libcst), ``diff`` the ``imagediff``
 package (compares two images). The core never imports
 this package or the migrator, so it stays a stand-alone Bazel action tool.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 PROG = "pycross-image"
-_CORE = ("layers", "layer", "show")
+_CORE = ("layers", "layer", "launcher", "show")
 USAGE = f"""usage: {PROG} COMMAND ...
 
 Layered, reproducible container images from Bazel py_binary runfiles, and a
@@ -23,6 +23,7 @@ commands:
   migrate   rewrite BUILD files from rules_docker to rules_oci
   diff      compare two images' filesystems and configs
   layer     (the Bazel action) write the tar of one group
+  launcher  (the Bazel action) write the image launcher of a binary
 
 `{PROG} COMMAND --help` describes a command.
 """

@@ -29,3 +29,22 @@ def test_fast_header_is_read_back_by_tarfile():
     info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
     assert (info.name, info.mode, info.size, info.mtime, info.uid, info.gid) == (
         "app/x.py", 0o644, 5, 0, 0, 0)
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.text(min_size=1, max_size=110), size=octal_values,
+       mtime=st.integers(0, 8**11 - 1), head=st.sampled_from([b"", b"#!", b"\x7fELF", b"abcd"]),
+       modes=st.sampled_from([(0o644, 0o755), (0o600, 0o700), (0o7777, 0o4755)]))
+def test_file_headers_match_entry_header(name, size, mtime, head, modes):
+    """The writer's precomputed file headers are entry_header's bytes, or None where
+    entry_header needs a PAX header."""
+    from pycross_layers.entries import FILE, Entry
+
+    policy = tarball.TarPolicy(mtime=mtime, file_mode=modes[0], exec_mode=modes[1])
+    entry = Entry(path=name, kind=FILE, source="/x", size=size)
+    fast = tarball.FileHeaders(policy).file(name, size, head)
+    want = tarball.entry_header(name, entry, policy, head)
+    if fast is None:
+        assert len(want) > tarball.BLOCK  # only where a PAX header is needed
+    else:
+        assert fast == want

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 
 from migrate.fmt import string
-from migrate.model import ImplicitRef, RuleCall, Value
+from migrate.model import Attr, Context, ImplicitRef, RuleCall, Value
 
 _BASE = re.compile(r"""(["'])@([A-Za-z0-9_.~+-]+)//image(?::image)?\1""")
 _PULL_REPO = re.compile(r"^@([A-Za-z0-9_.~+-]+)$")
@@ -45,22 +47,101 @@ def map_base(value: Value, suffix: str) -> tuple[str, tuple[str, ...]]:
     return code, tuple(dict.fromkeys(found))
 
 
-def references(call: RuleCall, refs: dict[str, tuple[ImplicitRef, ...]] | object,
-               equivalents: dict[str, str]) -> tuple[tuple[ImplicitRef, ...], list[str]]:
-    """Classify the references to this call's implicit targets: (kept, blocking reasons)."""
+def base_code(attr: Attr, ctx: Context) -> tuple[str, tuple[str, ...], str]:
+    """(new code, bases used, note) of a ``base``; a constant holding ``@x//image`` is
+    written out as ``"@x"``, since the constant itself may serve other targets."""
+    value = resolved(attr.value, ctx)
+    code, bases = map_base(value, ctx.options.base_suffix)
+    if value is not attr.value:
+        if code == value.code:
+            return attr.value.code, bases, ""
+        return code, bases, f"{attr.value.code} (= {value.code}) written as {code}"
+    return code, bases, "" if code == attr.value.code else "@x//image -> @x (an oci_pull)"
+
+
+def references(call: RuleCall, refs: Mapping[str, tuple[ImplicitRef, ...]],
+               equivalents: Mapping[str, str], file_equivalent: str | None = None,
+               ) -> tuple[tuple[ImplicitRef, ...], list[str]]:
+    """Classify the references to this call's implicit targets: (kept, blocking reasons).
+
+    ``:NAME.tar`` read as a file (``data``, ``srcs``, ``$(location)``) was rules_docker's
+    tarball: it becomes ``:NAME.tarball`` (``file_equivalent``); used as a target
+    (``bazel run``) it stays the ``oci_load`` named ``NAME.tar``.
+    """
     if call.name is None:
         return (), []
     kept: list[ImplicitRef] = []
     blocking: list[str] = []
-    for ref in refs.get(call.name, ()):  # type: ignore[attr-defined]
+    for ref in refs.get(call.name, ()):
+        if ref.suffix == ".tar" and ref.as_file and file_equivalent is not None:
+            kept.append(dataclasses.replace(
+                ref, equivalent=file_equivalent.replace("NAME", call.name),
+                replacement=ref.text[: -len(".tar")] + ".tarball"))
+            continue
         equivalent = equivalents.get(ref.suffix)
-        if ref.replacement is not None or equivalent:
-            kept.append(ImplicitRef(ref.path, ref.line, ref.text, ref.target, ref.suffix,
-                                    ref.equivalent or (equivalent or "").replace("NAME",
-                                                                                  call.name),
-                                    ref.replacement))
+        if equivalent:
+            kept.append(dataclasses.replace(ref, equivalent=equivalent.replace("NAME", call.name)))
         else:
             blocking.append(
                 f"{ref.path}:{ref.line} uses {ref.text}, which has no rules_oci equivalent"
             )
     return tuple(kept), blocking
+
+
+def unreadable(attr: Attr, call: RuleCall, ctx: Context, params_ok: bool = False) -> str | None:
+    """Why the value of ``attr`` cannot be read here (None when it can).
+
+    A literal, a ``select()`` of literals and a string constant of the same file
+    can be read; a function call or a variable from another file cannot. A
+    parameter of the enclosing macro is what its callers pass: fine where the
+    value is used as it is (``params_ok``), not where it has to be rewritten.
+    """
+    value = attr.value
+    if value.kind == "string" or value.strings is not None:
+        return None
+    if value.kind == "name":
+        name = value.code
+        if name in ctx.constants:
+            return None
+        if name in call.params:
+            if params_ok:
+                return None
+            return (f"{attr.name} is the macro parameter {name}: the values its callers pass "
+                    "are not rewritten")
+        return (f"{attr.name} = {name} cannot be read: a variable defined in another file "
+                "(load it, or write the value)")
+    if value.calls:
+        return (f"{attr.name} = {_first_line(value.code)} cannot be read: "
+                f"it calls {value.calls[0]}()")
+    foreign = [n for n in value.names if n not in ctx.constants
+               and not (params_ok and n in call.params)]
+    if foreign:
+        return (f"{attr.name} = {_first_line(value.code)} cannot be read: it uses the "
+                f"variable {foreign[0]}")
+    return None
+
+
+def resolved(value: Value, ctx: Context) -> Value:
+    """A string constant of the file, as the literal it holds."""
+    if value.kind == "name" and value.code in ctx.constants:
+        text = ctx.constants[value.code]
+        return Value(string(text), "string", text, literals=(text,))
+    return value
+
+
+def labels_in(value: Value, ctx: Context) -> tuple[str, ...]:
+    """The label literals a (readable) value can take: a literal, a constant, select() branches."""
+    value = resolved(value, ctx)
+    if value.kind == "string":
+        return (value.string,) if value.string is not None else ()
+    if value.kind == "select":
+        found: list[str] = []
+        for _, branch in (value.items[0].entries if value.items else ()):
+            found.extend(labels_in(branch, ctx))
+        return tuple(found)
+    return tuple(ctx.constants.get(n, "") for n in value.names if n in ctx.constants)
+
+
+def _first_line(code: str) -> str:
+    line = code.splitlines()[0] if code else code
+    return line if len(line) <= 60 else line[:57] + "..."

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from migrate import rules
 from migrate.fmt import list_code, string
-from migrate.kinds.common import COMMON_ATTRS, display_name, map_base, named, references
+from migrate.kinds.common import (
+    COMMON_ATTRS,
+    base_code,
+    display_name,
+    labels_in,
+    named,
+    references,
+    resolved,
+    unreadable,
+)
 from migrate.kinds.table import Custom, Keep, Map, Refuse, Rename, apply, copy_attr
 from migrate.model import Attr, CallPlan, Context, Left, Move, NewAttr, NewCall, RuleCall
 
 KIND = "container_image"
 EQUIVALENTS = {".digest": "oci_image's :NAME.digest", ".tar": "oci_load :NAME.tar"}
+FILE_EQUIVALENT = "filegroup :NAME.tarball (oci_load :NAME.tar's tarball output group)"
 
 _NEEDS_TAR = ("files", "directory", "symlinks", "mode", "mtime", "empty_files", "empty_dirs",
               "data_path", "debs", "portable_mtime", "enable_mtime_preservation", "tars_to_add")
@@ -36,8 +46,12 @@ _NO_EQUIVALENT = {
 }
 
 
-def _base(attr: Attr, call: RuleCall, ctx: Context) -> str:
-    return map_base(attr.value, ctx.options.base_suffix)[0]
+def _base(attr: Attr, call: RuleCall, ctx: Context) -> tuple[str, str] | Refuse:
+    problem = unreadable(attr, call, ctx)
+    if problem is not None:
+        return Refuse("{attr}" + problem[len(attr.name):])
+    code, _, note = base_code(attr, ctx)
+    return code, note
 
 
 def _shell_form(attr: Attr, call: RuleCall, ctx: Context) -> tuple[str, str]:
@@ -80,10 +94,14 @@ DEFAULT = Refuse("not a container_image attribute this tool knows")
 
 def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
     name = display_name(call)
-    refs, blocking = references(call, ctx.refs, EQUIVALENTS)
+    refs, blocking = references(call, ctx.refs, EQUIVALENTS, FILE_EQUIVALENT)
     rule = ctx.symbols["oci_image"]
     out = apply(TABLE, DEFAULT, call, ctx, {"": rule})
     reasons = blocking + out.refusals
+    repository = out.custom.get("repository")
+    problem = unreadable(repository, call, ctx, params_ok=True) if repository else None
+    if problem is not None:
+        reasons.append(problem)
     if reasons:
         return Left(call.line, call.kind, name, "; ".join(reasons), references=refs)
     attrs = list(out.attrs.get("", []))
@@ -119,18 +137,38 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
     if not has_base:
         notes.append("no base: os and architecture written out (rules_docker's defaults)")
     base = call.attr("base")
-    bases = map_base(base.value, ctx.options.base_suffix)[1] if base is not None else ()
+    bases = base_code(base, ctx)[1] if base is not None else ()
     calls = [NewCall("oci_image", rule, tuple(attrs))]
     needs = [(rules.RULES_OCI_DEFS, "oci_image")]
-    repository = custom.get("repository")
     if repository is not None:
         moves.append(Move("repository", "oci_load.repo_tags"))
     if repository is not None or any(r.suffix == ".tar" for r in refs):
-        calls.append(_oci_load(call, ctx, repository))
+        calls.append(_oci_load(call, ctx, resolved_attr(repository, ctx)))
         needs.append((rules.RULES_OCI_DEFS, "oci_load"))
         notes.append(f"oci_load {named(call, '.tar')} loads the image with the old tag")
+    if any(r.replacement for r in refs):
+        calls.append(NewCall("filegroup", "filegroup", (
+            NewAttr("name", named(call, ".tarball")),
+            NewAttr("srcs", list_code([named(call, ".tar", prefix=":")], False)),
+            NewAttr("output_group", string("tarball")),
+        )))
+        notes.append(f"filegroup {named(call, '.tarball')}: the tarball file, which "
+                     f"rules_docker's {named(call, '.tar')} was")
+    depends = tuple(("base", label) for label in labels_in(base.value, ctx)) if base else ()
+    for attr in (layers, tars):  # a container_layer there stays rules_docker
+        if attr is not None:
+            depends += tuple((attr.name, label) for label in attr.value.literals)
     return CallPlan(call.line, call.kind, name, tuple(calls), tuple(moves), tuple(notes),
-                    tuple(needs), bases, refs, call.open_comment, call.closing, call)
+                    tuple(needs), bases, refs, call.open_comment, call.closing, call,
+                    depends=depends)
+
+
+def resolved_attr(attr: Attr | None, ctx: Context) -> Attr | None:
+    if attr is None:
+        return None
+    value = resolved(attr.value, ctx)
+    return attr if value is attr.value else Attr(attr.name, value, attr.leading, attr.trailing,
+                                                 attr.line)
 
 
 def _oci_load(call: RuleCall, ctx: Context, repository: Attr | None) -> NewCall:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from migrate import rules
 from migrate.fmt import list_code, string
-from migrate.kinds.common import display_name
+from migrate.kinds.common import display_name, unreadable
 from migrate.kinds.table import Custom, Keep, Refuse, Rename, apply
 from migrate.model import Attr, CallPlan, Context, Left, Move, NewAttr, NewCall, RuleCall
 
@@ -40,8 +40,14 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
             f"@{call.name}// is still used by rules_docker ({', '.join(uses[:3])}{more}); "
             f"migrate those first, or pass --oci-base-suffix to pull it under another name"
         )
+    for attr in call.attrs:
+        if attr.name in ("registry", "repository", "digest", "tag"):
+            problem = unreadable(attr, call, ctx, params_ok=True)
+            if problem is not None:
+                out.refusals.append(problem)
     if out.refusals:
         return Left(call.line, call.kind, name, "; ".join(out.refusals))
+    notes = list(out.notes)
     custom = out.custom
     attrs = list(out.attrs.get("", []))
     moves = list(out.moves)
@@ -52,28 +58,60 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
         moves.append(Move("name", "oci_pull.name", "used as @name (no //image)"))
     registry, repository = custom.get("registry"), custom.get("repository")
     if registry is not None or repository is not None:
-        attrs.append(_image_ref(registry, repository))
+        image, note = _image_ref(registry, repository)
+        attrs.append(image)
+        if note:
+            notes.append(note)
         moves.extend(Move(a.name, "oci_pull.image", "registry/repository")
                      for a in (registry, repository) if a is not None)
     platform = [custom.get(k) for k in ("os", "architecture", "cpu_variant")]
     if any(platform):
         attrs.append(_platforms(*platform))
         moves.extend(Move(a.name, "oci_pull.platforms") for a in platform if a is not None)
+    if call.attr("digest") is None and call.attr("tag") is None:
+        attrs.append(NewAttr("tag", string("latest")))
+        notes.append('tag = "latest" written out (container_pull\'s default; oci_pull needs a '
+                     "digest or a tag): pin a digest")
+    if uses:
+        notes.append(f"oci_pull {call.name}{ctx.options.base_suffix} added beside it: the "
+                     f"container_pull stays for rules_docker ({', '.join(uses[:3])})")
     calls = (NewCall("oci_pull", ctx.symbols["oci_pull"], tuple(attrs)),)
-    return CallPlan(call.line, call.kind, name, calls, tuple(moves), tuple(out.notes),
+    return CallPlan(call.line, call.kind, name, calls, tuple(moves), tuple(notes),
                     ((rules.RULES_OCI_PULL, "oci_pull"),), (), (), call.open_comment,
                     call.closing, call, keep_original=bool(uses))
 
 
-def _image_ref(registry: Attr | None, repository: Attr | None) -> NewAttr:
+DOCKER_HUB = ("index.docker.io", "docker.io")
+
+
+def _image_ref(registry: Attr | None, repository: Attr | None) -> tuple[NewAttr, str]:
+    """``registry/repository`` as rules_docker's puller resolved it, and a note.
+
+    rules_docker named the image ``registry/repository`` and go-containerregistry
+    put a one-part repository of Docker Hub (``index.docker.io``, ``docker.io``)
+    under ``library/``; rules_oci's ``oci_pull`` only does that for a bare name
+    (``oci/private/util.bzl`` at v2.3.2), so the migration writes it out.
+    """
     parts = [a for a in (registry, repository) if a is not None]
-    if all(a.value.string is not None for a in parts):
-        code = string("/".join(a.value.string or "" for a in parts))
-    else:
-        code = ' + "/" + '.join(a.value.code for a in parts)
     leading = tuple(c for a in parts for c in a.leading)
     trailing = next((a.trailing for a in reversed(parts) if a.trailing), None)
-    return NewAttr("image", code, leading, trailing)
+    note = ""
+    if all(a.value.string is not None for a in parts):
+        reg = registry.value.string if registry is not None else None
+        repo = repository.value.string if repository is not None else None
+        if reg in DOCKER_HUB and repo is not None:
+            full = "index.docker.io/" + (repo if "/" in repo else "library/" + repo)
+            if full != f"{reg}/{repo}":
+                note = (f"Docker Hub: {reg}/{repo} written as {full}, the image rules_docker "
+                        "pulled (oci_pull adds library/ only to a bare name)")
+        else:
+            full = "/".join(a.value.string or "" for a in parts)
+        return NewAttr("image", string(full), leading, trailing), note
+    code = ' + "/" + '.join(a.value.code for a in parts)
+    if registry is None or registry.value.string is None:
+        note = ("registry is computed: if it is Docker Hub and the repository has one part, "
+                "add library/ as rules_docker did")
+    return NewAttr("image", code, leading, trailing), note
 
 
 def _platforms(os_attr: Attr | None, arch: Attr | None, variant: Attr | None) -> NewAttr:

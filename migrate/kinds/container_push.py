@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from migrate import rules
 from migrate.fmt import list_code, string
-from migrate.kinds.common import COMMON_ATTRS, display_name
+from migrate.kinds.common import COMMON_ATTRS, display_name, labels_in, unreadable
 from migrate.kinds.table import Custom, Drop, Keep, Map, Refuse, Rename, apply
 from migrate.model import Attr, CallPlan, Context, Left, Move, NewAttr, NewCall, RuleCall
 
@@ -37,6 +37,11 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
     name = display_name(call)
     out = apply(TABLE, DEFAULT, call, ctx, {"": "oci_push"})
     registry, repository = out.custom.get("registry"), out.custom.get("repository")
+    for attr in call.attrs:
+        if attr.name in ("image", "registry", "repository", "tag", "tag_file"):
+            problem = unreadable(attr, call, ctx, params_ok=True)
+            if problem is not None:
+                out.refusals.append(problem)
     if call.attr("repository_file") is not None and registry is not None:
         out.refusals.append(
             "registry with repository_file: oci_push takes the full name in the file")
@@ -63,10 +68,13 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
     if call.attr("tag") is None and call.attr("tag_file") is None:
         attrs.append(NewAttr("remote_tags", list_code([string("latest")], False)))
         notes.append('remote_tags = ["latest"] (container_push\'s default tag)')
+    image = call.attr("image")
     calls = (NewCall("oci_push", ctx.symbols["oci_push"], tuple(attrs)),)
     return CallPlan(call.line, call.kind, name, calls, tuple(moves), tuple(notes),
                     ((rules.RULES_OCI_DEFS, "oci_push"),), (), (), call.open_comment,
-                    call.closing, call)
+                    call.closing, call, depends=tuple(
+                        ("image", label) for label in labels_in(image.value, ctx)
+                    ) if image is not None else ())
 
 
 EXAMPLES = (

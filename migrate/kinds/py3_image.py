@@ -11,8 +11,15 @@ import re
 
 from migrate import rules
 from migrate.fmt import dict_code, list_code, string
-from migrate.kinds.common import display_name, map_base, named, references
-from migrate.kinds.table import Custom, Keep, Map, apply, copy_attr
+from migrate.kinds.common import (
+    base_code,
+    display_name,
+    labels_in,
+    named,
+    references,
+    unreadable,
+)
+from migrate.kinds.table import Custom, Keep, Map, Refuse, apply, copy_attr
 from migrate.labels import buildifier_string_key, parse_label, shorten_label
 from migrate.model import (
     Attr,
@@ -34,9 +41,15 @@ BOTH = (BINARY, IMAGE)
 EQUIVALENTS = {".tar": "py_image's :NAME.tar (oci_load)", ".digest": "oci_image's :NAME.digest"}
 
 
-def _base(attr: Attr, call: RuleCall, ctx: Context) -> tuple[str, str]:
-    code, _ = map_base(attr.value, ctx.options.base_suffix)
-    return code, "" if code == attr.value.code else "@x//image -> @x (an oci_pull)"
+FILE_EQUIVALENT = "py_image's :NAME.tarball (the docker-archive file)"
+
+
+def _base(attr: Attr, call: RuleCall, ctx: Context) -> tuple[str, str] | Refuse:
+    problem = unreadable(attr, call, ctx)
+    if problem is not None:
+        return Refuse("{attr}" + problem[len(attr.name):])
+    code, _, note = base_code(attr, ctx)
+    return code, note
 
 
 TABLE = {
@@ -45,10 +58,11 @@ TABLE = {
     "env": Keep(to=(IMAGE,)),
     "deps": Custom("py_binary.deps"),
     "layers": Custom("py_binary.deps and one py_image.layer_groups entry each"),
+    "args": Custom("py_binary.args and py_image.cmd (rules_docker's Cmd)"),
     "tags": Keep(to=BOTH),
     "visibility": Keep(to=BOTH),
     "testonly": Keep(to=BOTH),
-    **{a: Keep(to=(BINARY,)) for a in ("srcs", "main", "data", "imports", "args",
+    **{a: Keep(to=(BINARY,)) for a in ("srcs", "main", "data", "imports",
                                        "python_version", "srcs_version")},
 }
 # py3_image passed everything else (**kwargs) to its py_binary
@@ -57,7 +71,7 @@ DEFAULT = Keep(to=(BINARY,), note="py3_image passed it to the py_binary")
 
 def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
     name = display_name(call)
-    refs, blocking = references(call, ctx.refs, EQUIVALENTS)
+    refs, blocking = references(call, ctx.refs, EQUIVALENTS, FILE_EQUIVALENT)
     if blocking:
         return Left(call.line, call.kind, name, "; ".join(blocking), references=refs)
     binary_rule, image_rule = ctx.symbols["py_binary"], ctx.symbols["py_image"]
@@ -66,6 +80,16 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
     groups = _layer_groups(layers.value, ctx.package) if layers is not None else []
     if isinstance(groups, str):
         out.refusals.append(groups)
+    args = out.custom.get("args")
+    if args is not None:
+        if args.value.strings is None:
+            out.refusals.append(
+                f"args = {args.value.code.splitlines()[0]} is not a list of strings: "
+                "rules_docker also made it the image's Cmd, which py_image's cmd needs written out")
+        elif any("$(" in arg for arg in args.value.strings):
+            out.refusals.append(
+                "args use make variables ($(location ...)): rules_docker expanded them into "
+                "the image's Cmd; py_image's cmd has no such expansion")
     if out.refusals:
         return Left(call.line, call.kind, name, "; ".join(out.refusals), references=refs)
     assert not isinstance(groups, str)
@@ -79,6 +103,11 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
         image.append(copy_attr(name_attr))
         moves.insert(0, Move("name", f"{image_rule}.name",
                               f"the binary is {named(call, '.binary')}"))
+    if args is not None:
+        binary.append(copy_attr(args))
+        image.append(copy_attr(args, "cmd", comments=False))
+        moves.append(Move("args", f"{binary_rule}.args and {image_rule}.cmd",
+                          "rules_docker's image Cmd was the binary's args"))
     deps = _merge_deps(out.custom.get("deps"), layers, ctx.is_build)
     if deps is not None:
         binary.append(deps)
@@ -90,17 +119,18 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
     image.append(NewAttr("binary", named(call, ".binary", prefix=":")))
     base = call.attr("base")
     if base is not None:
-        _, bases = map_base(base.value, ctx.options.base_suffix)
+        _, bases, _ = base_code(base, ctx)
     else:
         image.append(NewAttr("base", string(ctx.options.default_base)))
         bases = (ctx.options.default_base,)
         notes.append("no base: rules_docker's default distroless python3 image is "
                      f"{ctx.options.default_base}")
     if layers is not None:
-        pairs = [(string(g), string(r)) for g, r in groups]
+        pairs = [(string(g), code) for g, code, _ in groups if g]
         image.append(NewAttr("layer_groups", dict_code(pairs), layers.leading, layers.trailing))
         moves.append(Move("layers", f"{binary_rule}.deps and {image_rule}.layer_groups",
-                           "each entry keeps a layer of its own"))
+                          "each entry keeps a layer of its own (a dependency group)"))
+        notes.extend(note for _, _, note in groups if note)
     return CallPlan(
         line=call.line,
         kind=call.kind,
@@ -116,6 +146,8 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
         open_comment=call.open_comment,
         closing=call.closing,
         call=call,
+        depends=tuple(("base", label) for label in labels_in(base.value, ctx))
+        if base is not None else (),
     )
 
 
@@ -128,42 +160,53 @@ def _native_py_comment(ctx: Context) -> tuple[str, ...]:
     return ("# buildifier: disable=native-py",)
 
 
-def _layer_groups(value: Value, package: str) -> list[tuple[str, str]] | str:
-    """(group name, regex) for each entry of ``layers``, or why there cannot be one."""
+def _layer_groups(value: Value, package: str) -> list[tuple[str, str, str]] | str:
+    """(group name, label code, note) for each entry of ``layers``, or why there cannot be one.
+
+    rules_docker gave each entry a layer holding its transitive runfiles; a
+    dependency group of ``py_image`` (a label value in ``layer_groups``) is that.
+    An entry named twice gets one group: two groups with one selector would
+    leave the second empty.
+    """
     if value.kind != "list":
         return (f"layers is not a list ({value.code.splitlines()[0]}): "
                 "cannot name a layer group for each entry")
-    groups: list[tuple[str, str]] = []
+    groups: list[tuple[str, str, str]] = []
     taken: set[str] = set()
+    seen: dict[str, str] = {}
     for item in value.items:
         group = _layer_group(item, package)
         if group is None:
             return (f"layers entry {item.code} is not a label or requirement(): "
                     "cannot make a layer group for it")
-        groups.append((_group_id(group[0], taken), group[1]))
-    return groups
+        name, key, code = group
+        if key in seen:
+            groups.append(("", "", f"layers entry {item.code} is the same as {seen[key]}: "
+                           "one layer group for both"))
+            continue
+        seen[key] = item.code
+        groups.append((_group_id(name, taken), code, ""))
+    return [g for g in groups if g[0]] + [g for g in groups if not g[0]]
 
 
-def _layer_group(item: Value, package: str) -> tuple[str, str] | None:
-    """(group name, regex) for one entry of py3_image's ``layers``."""
+def _layer_group(item: Value, package: str) -> tuple[str, str, str] | None:
+    """(group name, identity, label code) for one entry of py3_image's ``layers``."""
     if item.kind == "string":
         label = parse_label(item.string, package) if item.string is not None else None
         if label is None:
             return None
         if label.repo:
-            path = f"{label.repo}/{label.package}" if label.package else label.repo
-            regex = "^" + re.escape(path) + "/.*"
             base = label.repo if not label.package else f"{label.repo}_{label.package}"
             if label.name not in (label.repo, label.package.rsplit("/", 1)[-1], "pkg"):
                 base = f"{base}_{label.name}"
-            return base, regex
-        regex = "^[^/]+/" + (re.escape(label.package) + "/" if label.package else "") + ".*"
-        return label.name, regex
+        else:
+            base = label.name
+        return base, str(label), string(shorten_label(item.string or ""))
     if (item.kind == "call" and item.func == "requirement" and len(item.items) == 1
             and item.items[0].string is not None):
         dist = item.items[0].string
         normal = re.sub(r"[-_.]+", "_", dist.split("[")[0].strip()).lower()
-        return normal, "^[^/]*_" + re.escape(normal) + "/.*"
+        return normal, f"requirement:{normal}", item.code
     return None
 
 
@@ -239,7 +282,7 @@ py_image(
     base = "@python_base",
     binary = ":server.binary",
     env = {"PORT": "8080"},
-    layer_groups = {"pip_deps_torch": "^pip_deps/torch/.*"},
+    layer_groups = {"pip_deps_torch": "@pip_deps//torch"},
 )
 ''',
     ),

@@ -125,10 +125,10 @@ CORPUS = {
                 **kwargs
             )
 
-        def debug_image(name, base):
+        def debug_image(name):
             container_image(
                 name = name,
-                base = base,
+                base = "@busybox//image",
                 entrypoint = ["/busybox/sh"],
                 env = {"DEBUG": "1"},
             )

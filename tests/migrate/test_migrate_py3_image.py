@@ -106,11 +106,12 @@ def test_every_attribute_goes_where_it_belongs(ws, run, buildifier):
             testonly = True,
             base = "@python_base",
             binary = ":api_image.binary",
+            cmd = ["--port=8080"],
             env = {"PYTHONUNBUFFERED": "1"},
             layer_groups = {
-                "numpy": "^[^/]*_numpy/.*",
-                "models": "^[^/]+/services/common/.*",
-                "pip_deps_torch": "^pip_deps_torch/.*",
+                "numpy": requirement("numpy"),
+                "models": "//services/common:models",
+                "pip_deps_torch": "@pip_deps_torch//:pkg",
             },
             tags = ["manual"],
             visibility = ["//visibility:public"],
@@ -137,7 +138,7 @@ def test_plain_string_deps_and_layers_merge_sorted(ws, run, buildifier):
     text = ws.read("a/BUILD")
     deps = '    deps = [\n        ":a",\n        "//b",\n        "@pypi_torch//:pkg",\n    ],'
     assert deps in text
-    assert '"pypi_torch": "^pypi_torch/.*"' in text
+    assert '"pypi_torch": "@pypi_torch//:pkg"' in text
     assert buildifier(ws.root / "a/BUILD")[0]
 
 

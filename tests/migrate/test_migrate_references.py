@@ -26,10 +26,14 @@ def test_references_with_an_equivalent_are_kept_and_listed(ws, run):
     report = json.loads(result.out)
     refs = {(r["path"], r["line"], r["text"]): r["equivalent"] for r in report["references"]}
     assert refs == {
-        ("release/BUILD", 5, "//app:server.tar"): "py_image's :server.tar (oci_load)",
+        ("release/BUILD", 5, "//app:server.tar"):
+            "py_image's :server.tarball (the docker-archive file)",
         ("release/BUILD", 6, "//app:server.digest"): "oci_image's :server.digest",
     }
     assert "py_image(" in ws.read("app/BUILD")
+    # read as a file, rules_docker's tarball is py_image's :server.tarball
+    assert '"//app:server.tarball",' in ws.read("release/BUILD")
+    assert sorted(report["files_changed"]) == ["app/BUILD", "release/BUILD"]
 
 
 def test_references_without_equivalent_keep_the_target(ws, run):
@@ -186,9 +190,15 @@ def test_container_pull_still_used_is_not_converted(ws, run):
              '    base = "@python_base//image",\n)\n', dedent=False)
     ws.write("old/BUILD", LOAD + '\npy3_image(\n    name = "old",\n    srcs = ["old.py"],\n'
              '    base = "@python_base//image",\n)\n', dedent=False)
+    app_before = ws.read("app/BUILD")
     result = run(str(ws.root / "app"), "--workspace")
     assert result.code == 2
-    assert "@python_base// is still used by rules_docker (old/BUILD:6)" in result.out
+    # the image stays: its base would be an oci_pull nobody writes (old/ still needs the
+    # container_pull), and the report names what blocks it
+    assert ("left app/BUILD:3 server (py3_image): base @python_base//image: container_pull "
+            "python_base (WORKSPACE:3) stays, still used by rules_docker (old/BUILD:6)"
+            ) in result.out
+    assert ws.read("app/BUILD") == app_before
     assert "container_pull(" in ws.read("WORKSPACE")
     # with a suffix both live side by side
     ws.write("app/BUILD", LOAD + '\npy3_image(\n    name = "server",\n    srcs = ["server.py"],\n'

@@ -8,8 +8,11 @@ and the Python toolchain are the target's, whatever the host is.
 The launcher keeps the binary's basename (`<name>/<basename>` in the output
 tree, `<root>/<basename>` in the image) and its first line names the
 interpreter the image runs: the toolchain's `interpreter_path` (base image
-python) or the hermetic interpreter's in-image runfiles path. The rule also
-writes the image entrypoint `[interpreter, launcher]` to a file.
+python) or the hermetic interpreter's in-image runfiles path. rules_python's
+`--bootstrap_impl=script` launcher (a bash script) is replaced by a Python
+program that starts its stage-2 bootstrap as the bash script would, so the
+image needs no bash (the core's `launcher` command). The rule also writes the
+image entrypoint `[interpreter, launcher]` to a file.
 
 Works on Bazel 4.2.3 (which needs the function-transition allowlist attribute)
 and on Bazel 6 to 9 (which ignore it); `PyRuntimeInfo.stub_shebang` is
@@ -97,19 +100,30 @@ def _py_image_binary_impl(ctx):
     entrypoint = [interpreter, launcher]
 
     out = ctx.actions.declare_file("%s/%s" % (ctx.label.name, exe.basename))
+
+    # The launcher is known by its content only (rules_python 2.x writes a stage-2
+    # bootstrap for either --bootstrap_impl), so an action reads it: a Python
+    # launcher gets its #! line rewritten (the bytes expand_template gave), a
+    # --bootstrap_impl=script bash launcher becomes a Python program doing what
+    # it does (docs/images.md, "Script bootstrap").
+    if ctx.attr.rewrite_shebang and len(interpreter) + 2 > _MAX_SHEBANG:
+        fail("root: the interpreter path %r is too long for a #! line; use a shorter `root`" %
+             interpreter)
+    args = ctx.actions.args()
+    args.add("launcher")
+    args.add("--executable", exe)
+    args.add("--output", out)
+    args.add("--interpreter", interpreter)
     if ctx.attr.rewrite_shebang:
-        if len(interpreter) + 2 > _MAX_SHEBANG:
-            fail("root: the interpreter path %r is too long for a #! line; use a shorter `root`" %
-                 interpreter)
-        shebang = getattr(runtime, "stub_shebang", None) or _DEFAULT_SHEBANG
-        ctx.actions.expand_template(
-            template = exe,
-            output = out,
-            substitutions = {shebang: "#!" + interpreter},
-            is_executable = True,
-        )
-    else:
-        ctx.actions.symlink(output = out, target_file = exe, is_executable = True)
+        args.add("--shebang", getattr(runtime, "stub_shebang", None) or _DEFAULT_SHEBANG)
+    ctx.actions.run(
+        executable = ctx.executable._tool,
+        arguments = [args],
+        inputs = [exe],
+        outputs = [out],
+        mnemonic = "PyImageLauncher",
+        progress_message = "Writing the image launcher of %s" % ctx.attr.binary.label,
+    )
 
     entrypoint_file = ctx.actions.declare_file(ctx.label.name + ".entrypoint.txt")
     ctx.actions.write(entrypoint_file, "\n".join(entrypoint) + "\n")
@@ -162,7 +176,9 @@ and the output group `entrypoint`: a file with the image entrypoint
         ),
         "rewrite_shebang": attr.bool(
             doc = "Make the launcher's `#!` line name the in-image interpreter, so the " +
-                  "launcher alone is a valid entrypoint (no /usr/bin/env needed in the image).",
+                  "launcher alone is a valid entrypoint (no /usr/bin/env needed in the image). " +
+                  "A rules_python `--bootstrap_impl=script` launcher is replaced by a Python " +
+                  "launcher either way.",
             default = True,
         ),
         "root": attr.string(
@@ -171,5 +187,10 @@ and the output group `entrypoint`: a file with the image entrypoint
         ),
         "_cpu_arm64": attr.label(default = "@platforms//cpu:arm64"),
         "_cpu_x86_64": attr.label(default = "@platforms//cpu:x86_64"),
+        "_tool": attr.label(
+            default = Label("//bazel/rules/pycross_layers:tool"),
+            executable = True,
+            cfg = "exec",
+        ),
     }, **TRANSITION_ALLOWLIST),
 )

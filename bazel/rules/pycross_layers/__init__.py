@@ -18,8 +18,11 @@ Modules, in the order data flows through them:
   ``gzip_stream`` (block-parallel gzip) or ``zstd_stream``.
 * ``layers``    -- groups entries, writes one tar per group and ``layers.json``
   (all or nothing: staged next to the output and swapped in whole).
-* ``cli``       -- ``layers``, ``show`` and the Bazel action (``layer``); the
-  ``pycross-image`` command (``pycross_image_cli``) adds ``migrate``.
+* ``launcher``  -- the image launcher of a binary (a rules_python script
+  bootstrap becomes a Python program: no bash needed in the image).
+* ``cli``       -- ``layers``, ``show`` and the Bazel actions (``layer``,
+  ``launcher``); the ``pycross-image`` command (``pycross_image_cli``) adds
+  ``migrate``.
 """
 
 __version__ = "0.1.0"

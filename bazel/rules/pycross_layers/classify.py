@@ -195,7 +195,7 @@ class Classifier:
         """The group of one path relative to the runfiles root (None: the launcher)."""
         if runfiles_path is None:
             return APP
-        bare = without_canonical_prefix(runfiles_path)
+        bare = without_canonical_prefix(runfiles_path) if self.groups else None
         for g in self.groups:
             if g.pattern is None:
                 if runfiles_path in g.members:

@@ -1,6 +1,7 @@
 """Command line of the core: ``layers`` (users), ``layer`` (the Bazel action, one group
-per run) and ``show``. ``python -m pycross_layers`` runs it; the ``pycross-image``
-command (``pycross_image_cli``) adds ``migrate`` on top.
+per run), ``launcher`` (the Bazel action writing the image launcher) and ``show``.
+``python -m pycross_layers`` runs it; the ``pycross-image`` command
+(``pycross_image_cli``) adds ``migrate`` on top.
 
 Every failure is one line on stderr and exit code 2 (130 on SIGINT, 143 on
 SIGTERM), never a traceback and never a half-written output."""
@@ -19,6 +20,7 @@ from . import compress
 from .classify import Classifier, compile_groups, parse_group_spec
 from .errors import LayerError
 from .inspect_layers import describe, layer_name
+from .launcher import image_launcher
 from .layers import (
     LayerResult,
     assign,
@@ -51,7 +53,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mtime", type=int, default=0,
                    help="modification time of every entry, seconds since the epoch (default 0)")
     p.add_argument("--execroot", default=".",
-                   help="directory that manifest exec paths are relative to (default: .)")
+                   help="directory that manifest exec paths are relative to (default: ., "
+                        "the working directory of a Bazel action)")
+    p.add_argument("--output-base", default=None, metavar="DIR",
+                   help="Bazel's output base: absolute links into it are read through, "
+                        "other absolute links kept as links (default: the outermost "
+                        "ancestor of the runfiles directory or the execroot holding execroot/)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,10 +78,6 @@ def _parser() -> argparse.ArgumentParser:
     layers.add_argument("--out", required=True, metavar="OUTDIR", help="output directory")
     layers.add_argument("--workspace-name", default=None,
                         help="main repository directory in the runfiles (default: guessed)")
-    layers.add_argument("--output-base", default=None, metavar="DIR",
-                        help="Bazel's output base: absolute links into it are read through, "
-                             "other absolute links kept as links (default: the outermost "
-                             "ancestor of the runfiles or execroot holding execroot/)")
     layers.add_argument("--quiet", action="store_true", help="do not print the summary table")
     _common(layers)
 
@@ -85,6 +88,20 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("--unused-inputs-list", metavar="FILE", default=None,
                      help="write the exec paths of inputs this group does not use")
     _common(one)
+
+    run = sub.add_parser("launcher", help="(Bazel action) write the image launcher of a binary",
+                         description="The binary's launcher as the image runs it: a Python "
+                                     "launcher with its #! line naming the in-image "
+                                     "interpreter, or, for rules_python's "
+                                     "--bootstrap_impl=script bash launcher, a Python program "
+                                     "doing what it does.")
+    run.add_argument("--executable", required=True, metavar="FILE", help="the binary's launcher")
+    run.add_argument("--output", required=True, metavar="FILE")
+    run.add_argument("--interpreter", required=True, metavar="PATH",
+                     help="the in-image interpreter, an absolute path")
+    run.add_argument("--shebang", default=None, metavar="LINE",
+                     help="the runtime's stub_shebang, replaced by #!<interpreter> in a Python "
+                          "launcher (default: keep the launcher as it is)")
 
     show = sub.add_parser("show", help="print entries, bytes and digests of layer files",
                           description="Summarise layer tars (.tar, .tar.gz, .tar.zst).")
@@ -137,7 +154,7 @@ def _run_layers(args: argparse.Namespace) -> int:
 def _run_layer(args: argparse.Namespace) -> int:
     groups = compile_groups(parse_group_spec(s) for s in args.group)
     root = normalise_root(args.root)
-    m = parse_manifest(args.manifest, args.execroot)
+    m = parse_manifest(args.manifest, args.execroot, args.output_base)
     classifier = Classifier(groups, m.workspace, m.members)
     if args.only not in classifier.order:
         raise LayerError(f"--only {args.only!r}: not a layer group (groups: "
@@ -154,6 +171,18 @@ def _run_layer(args: argparse.Namespace) -> int:
                 f.write("".join(p + "\n" for p in unused).encode("utf-8"))
         except OSError as e:
             raise LayerError(f"--unused-inputs-list: cannot write: {e.strerror}") from None
+    return 0
+
+
+def _run_launcher(args: argparse.Namespace) -> int:
+    try:
+        with open(args.executable, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise LayerError(f"--executable {args.executable}: cannot read: {e.strerror}") from None
+    out = image_launcher(data, args.executable, args.interpreter, args.shebang)
+    with atomic_output(args.output, mode=0o755) as f:
+        f.write(out)
     return 0
 
 
@@ -201,6 +230,8 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
             return _run_layers(args)
         if args.command == "show":
             return _run_show(args)
+        if args.command == "launcher":
+            return _run_launcher(args)
         return _run_layer(args)
     except LayerError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)

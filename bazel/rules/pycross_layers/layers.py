@@ -97,8 +97,8 @@ class _CountingFile:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[BinaryIO]:
-    """A binary file that appears at ``path`` (mode 0644) only once complete.
+def atomic_output(path: str, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A binary file that appears at ``path`` (with ``mode``) only once complete.
 
     It is written under a temporary name in the same directory and renamed;
     on any error the temporary file is removed and ``path`` is untouched.
@@ -111,7 +111,7 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -22,7 +22,7 @@ The same rule in directory mode (``rundir``) and manifest mode (``manifest``):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import LayerError
 
@@ -59,6 +59,13 @@ class LinkRule:
     """Where Bazel stages files: targets inside ``roots`` are read through."""
 
     roots: tuple[str, ...]
+    #: Rules derived for other execroots (``chain``), by base: every file of one
+    #: repository shares its base, and deriving one costs a walk up the tree.
+    _derived: dict[str, LinkRule] = field(default_factory=dict, compare=False, repr=False,
+                                          hash=False)
+    #: realpath of directories already resolved (targets share few directories).
+    _real_dirs: dict[str, str] = field(default_factory=dict, compare=False, repr=False,
+                                       hash=False)
 
     @classmethod
     def around(cls, *paths: str | None, output_base: str | None = None) -> LinkRule:
@@ -81,41 +88,67 @@ class LinkRule:
         norm = os.path.normpath(target)
         if any(_under(norm, r) for r in self.roots):
             return True
-        real = os.path.realpath(norm)  # a symlinked cache directory, say
+        real = self._realpath(norm)  # a symlinked cache directory, say
         return any(_under(real, r) for r in self.roots)
 
-    def staging(self, target: str, staged: str | None) -> bool:
+    def _realpath(self, path: str) -> str:
+        """``os.path.realpath(path)`` for a normalised absolute path, resolving each
+        directory once: unless the last component is itself a link, the result is
+        the resolved directory plus that component."""
+        head, base = os.path.split(path)
+        if not base or os.path.islink(path):
+            return os.path.realpath(path)
+        real_head = self._real_dirs.get(head)
+        if real_head is None:
+            real_head = self._real_dirs[head] = os.path.realpath(head)
+        return os.path.join(real_head, base)
+
+    def staging(self, target: str, staged: str | None, inside: bool | None = None) -> bool:
         """Whether the absolute ``target`` is Bazel staging ``staged`` (a path
-        relative to a repository or the execroot), to be read through."""
-        if self.inside(target):
+        relative to a repository or the execroot), to be read through.
+        ``inside``: ``self.inside(target)``, when the caller has it."""
+        if self.inside(target) if inside is None else inside:
             return True
         return bool(staged) and os.path.normpath(target).endswith("/" + staged)
 
-    def chain(self, host: str, staged: str | None, output: bool) -> tuple[str | None, str | None]:
+    def derived(self, base: str) -> LinkRule:
+        """This rule plus the one around ``base`` (another execroot), computed once."""
+        rule = self._derived.get(base)
+        if rule is None:
+            rule = LinkRule(tuple(sorted({*self.roots, *LinkRule.around(base).roots})))
+            self._derived[base] = rule
+        return rule
+
+    def chain(self, host: str, staged: str | None, output: bool,
+              first: str | None = None) -> tuple[str | None, str | None]:
         """Follows Bazel's staging links from ``host``.
 
         ``output``: whether ``host`` itself is a Bazel output (an exec path under
-        ``bazel-out/``, an entry of the runfiles tree being read).
+        ``bazel-out/``, an entry of the runfiles tree being read). ``first``:
+        ``host``'s link target, when the caller has read it already.
 
         Returns (the target to keep as a link, or None to read through; the
         last absolute staging target seen, or None when ``host`` is no link).
         """
         current, last, rule = host, None, self
         for hop in range(MAX_HOPS):
-            if not os.path.islink(current):
-                return None, last
-            target = os.readlink(current)
+            if hop == 0 and first is not None:
+                target = first
+            else:
+                if not os.path.islink(current):
+                    return None, last
+                target = os.readlink(current)
             if not target.startswith("/"):
                 return target, last
-            if not rule.staging(target, staged):
+            inside = rule.inside(target)
+            if not rule.staging(target, staged, inside):
                 held_by_output = output if hop == 0 else _has_bazel_out(current)
                 if held_by_output:
                     return target, last
                 return None, last  # a source file's link: Bazel reads it through
-            if staged and not rule.inside(target):
+            if staged and not inside:
                 # staged from another execroot (a sandbox base elsewhere): its
                 # output base is Bazel's too, for the hops that follow
-                rule = LinkRule.around(os.path.normpath(target)[:-len(staged) - 1])
-                rule = LinkRule(tuple(sorted({*self.roots, *rule.roots})))
+                rule = self.derived(os.path.normpath(target)[:-len(staged) - 1])
             current = last = target
         raise LayerError(f"{host}: too many levels of symlinks")

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from .entries import FILE
 from .errors import LayerError
-from .tarball import BLOCK, END, HEAD_BYTES, TarPlan, TarPolicy, entry_header
+from .tarball import BLOCK, END, HEAD_BYTES, FileHeaders, TarPlan, TarPolicy, entry_header
 
 #: Files up to this size are read into memory and written with their neighbours.
 SMALL_FILE = 256 * 1024
@@ -50,7 +50,10 @@ ENTRY_COST = 8 * 1024
 #: Layers cheaper than this are written by the calling process alone.
 MIN_PARALLEL_COST = 48 << 20
 CHUNK = 1 << 20
+_HASH_WINDOW = 64 << 20  # bytes mapped at once to hash them
 _O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_O_DIR = _O_READ | getattr(os, "O_DIRECTORY", 0)
+_DIR_FD = os.open in os.supports_dir_fd
 _ERROR = 0xFFFFFFFFFFFFFFFF
 #: copy_file_range errors that are the output's (full disk, size limit): never retried.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -90,50 +93,54 @@ class _Writer:
     def run(self, lo: int, hi: int) -> None:
         records = self.plan.records
         policy = self.policy
+        headers = FileHeaders(policy)
+        opener = _Opener()
         last = len(records) - 1
         pieces: list[bytes] = []
         buffered = 0
         start = records[lo][0]  # offset of pieces[0]
-        for i in range(lo, hi):
-            offset, name, entry = records[i]
-            if i == last:
-                header = END
-            elif entry is None or entry.kind != FILE or not entry.size:
-                header = entry_header(name, entry, policy)
-            else:
-                size = entry.size
-                pad = -size % BLOCK
-                try:
-                    fd = os.open(entry.source, _O_READ)
-                except OSError as e:
-                    raise LayerError(f"{entry.origin}: cannot read {entry.source}: "
-                                     f"{e.strerror}") from None
-                try:
-                    if size <= SMALL_FILE:
-                        data = _read_exactly(fd, size, entry)
-                        header = entry_header(name, entry, policy, data[:HEAD_BYTES])
-                        pieces += (header, data, bytes(pad)) if pad else (header, data)
-                        buffered += len(header) + size + pad
-                    else:
-                        header = entry_header(name, entry, policy, _pread(fd, HEAD_BYTES, 0, entry))
-                        pieces.append(header)
+        try:
+            for i in range(lo, hi):
+                offset, name, entry = records[i]
+                if i == last:
+                    header = END
+                elif entry is None or entry.kind != FILE or not entry.size:
+                    header = entry_header(name, entry, policy)
+                else:
+                    size = entry.size
+                    pad = -size % BLOCK
+                    fd = opener.open(entry)
+                    try:
+                        if size <= SMALL_FILE:
+                            data = _read(fd, size, entry)
+                            header = (headers.file(name, size, data[:HEAD_BYTES])
+                                      or entry_header(name, entry, policy, data[:HEAD_BYTES]))
+                            pieces += (header, data, bytes(pad)) if pad else (header, data)
+                            buffered += len(header) + size + pad
+                        else:
+                            head = _pread(fd, HEAD_BYTES, 0, entry)
+                            header = (headers.file(name, size, head)
+                                      or entry_header(name, entry, policy, head))
+                            pieces.append(header)
+                            self.pwrite(b"".join(pieces), start)
+                            data_at = offset + len(header)
+                            self.copy(fd, size, data_at, entry)
+                            pieces = [bytes(pad)] if pad else []
+                            buffered = pad
+                            start = data_at + size
+                            self.progress(start)
+                    finally:
+                        os.close(fd)
+                    if buffered >= FLUSH:
                         self.pwrite(b"".join(pieces), start)
-                        data_at = offset + len(header)
-                        self.copy(fd, size, data_at, entry)
-                        pieces = [bytes(pad)] if pad else []
-                        buffered = pad
-                        start = data_at + size
+                        start += buffered
+                        pieces, buffered = [], 0
                         self.progress(start)
-                finally:
-                    os.close(fd)
-                if buffered >= FLUSH:
-                    self.pwrite(b"".join(pieces), start)
-                    start += buffered
-                    pieces, buffered = [], 0
-                    self.progress(start)
-                continue
-            pieces.append(header)
-            buffered += len(header)
+                    continue
+                pieces.append(header)
+                buffered += len(header)
+        finally:
+            opener.close()
         if pieces:
             self.pwrite(b"".join(pieces), start)
             start += buffered
@@ -163,9 +170,50 @@ class _Writer:
             raise LayerError(f"{entry.origin}: {entry.source} changed size while being read")
 
 
-def _read_exactly(fd: int, size: int, entry) -> bytes:
+class _Opener:
+    """Opens source files relative to their directory's descriptor, kept open while
+    consecutive files share it (as GNU tar's openat does): the kernel resolves one
+    path component per file instead of the whole path."""
+
+    def __init__(self) -> None:
+        self._dir = ""
+        self._fd: int | None = None
+
+    def open(self, entry) -> int:
+        source = entry.source
+        head, _sep, base = source.rpartition("/")
+        try:
+            if head and base and _DIR_FD:
+                if head != self._dir:
+                    self.close()
+                    try:
+                        self._fd = os.open(head, _O_DIR)
+                    except OSError:  # an unreadable directory, say: the whole path
+                        return os.open(source, _O_READ)
+                    self._dir = head
+                return os.open(base, _O_READ, dir_fd=self._fd)
+            return os.open(source, _O_READ)
+        except OSError as e:
+            raise LayerError(f"{entry.origin}: cannot read {source}: {e.strerror}") from None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._dir = ""
+
+
+def _read(fd: int, size: int, entry) -> bytes:
+    """All ``size`` bytes of a small file: one read, unless it comes back short."""
     try:
         data = os.read(fd, size)
+    except OSError as e:
+        raise LayerError(f"{entry.origin}: cannot read {entry.source}: {e.strerror}") from None
+    return data if len(data) == size else _read_exactly(fd, size, entry, data)
+
+
+def _read_exactly(fd: int, size: int, entry, data: bytes = b"") -> bytes:
+    try:
         while len(data) < size:
             more = os.read(fd, size - len(data))
             if not more:
@@ -210,7 +258,29 @@ def segments(plan: TarPlan, workers: int,
 
 
 def sha256_range(fd: int, h, start: int, end: int) -> None:
-    """Feeds bytes ``[start, end)`` of ``fd`` to ``h`` (read back through the page cache)."""
+    """Feeds bytes ``[start, end)`` of ``fd`` to ``h``, mapped from the page cache
+    (no copy into Python; hashlib releases the GIL on large buffers)."""
+    import mmap
+
+    gran = mmap.ALLOCATIONGRANULARITY
+    pos = start
+    while pos < end:
+        base = pos - pos % gran
+        length = min(end - base, _HASH_WINDOW)
+        try:
+            m = mmap.mmap(fd, length, prot=mmap.PROT_READ, offset=base)
+        except (OSError, ValueError, AttributeError):  # no mmap here: read it
+            _sha256_read(fd, h, pos, end)
+            return
+        try:
+            with memoryview(m) as view:
+                h.update(view[pos - base:])
+        finally:
+            m.close()
+        pos = base + length
+
+
+def _sha256_read(fd: int, h, start: int, end: int) -> None:
     buf = bytearray(min(4 << 20, max(end - start, 1)))
     view = memoryview(buf)
     pos = start

@@ -89,7 +89,7 @@ def _link(host: str, image_path: str, rf_path: str, stack: list[str],
           link_targets: dict[str, str] | None) -> Iterator[Entry]:
     target = os.readlink(host)
     if target.startswith("/"):
-        kept, _last = rule.chain(host, staged(rf_path), output)
+        kept, _last = rule.chain(host, staged(rf_path), output, target)
         if kept is not None and kept.startswith("/"):  # a path in the image: kept
             yield Entry(path=image_path, kind=SYMLINK, runfiles_path=rf_path, target=kept,
                         origin=host)
@@ -187,6 +187,8 @@ def as_their_targets(entries: list[Entry], workspace: str,
     kept, as a regular file at its own path. ``link_targets``: host path ->
     absolute link target of each file read through a link (``walk_tree``)."""
     entries = list(entries)
+    if not link_targets:  # nothing was read through a link: nothing to reclassify
+        return entries
     ws_prefix = workspace + "/"
     targets: dict[str, str] = {}
     mine: list[tuple[int, str]] = []

@@ -133,6 +133,39 @@ def _header(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes,
     ))
 
 
+class FileHeaders:
+    """Headers of regular files under one policy, with every constant part and its
+    checksum share computed once (hot path: one call per file). Same bytes as
+    ``entry_header``; ``None`` where a PAX header is needed (long or non-ASCII
+    name, huge size): then ``entry_header`` builds it."""
+
+    def __init__(self, policy: TarPolicy) -> None:
+        mtime_f = b"%011o\0" % policy.mtime
+        tail = b"0" + b"\0" * 100 + _AFTER_LINK  # typeflag, no link name, the rest
+        self._mid: dict[bool, bytes] = {}
+        self._base: dict[bool, int] = {}
+        for executable, mode in ((False, policy.file_mode), (True, policy.exec_mode)):
+            mode_f = b"%07o\0" % mode
+            if len(mode_f) != 8:  # not a ustar mode: leave it all to entry_header
+                self._mid = {}
+                break
+            self._mid[executable] = mode_f + _ZERO_ID + _ZERO_ID
+            self._base[executable] = (sum(mode_f) + sum(mtime_f) + ord("0") + _FIXED_SUM)
+        self._mtime_f = mtime_f
+        self._tail = tail
+
+    def file(self, name: str, size: int, head: bytes) -> bytes | None:
+        """The header of a regular file named ``name`` whose first bytes are ``head``."""
+        raw = name.encode("utf-8", "surrogateescape")
+        if len(raw) > 100 or not raw.isascii() or size > _MAX_USTAR_SIZE or not self._mid:
+            return None
+        executable = head.startswith(_EXEC_MAGIC)
+        size_f = b"%011o\0" % size
+        checksum = self._base[executable] + sum(raw) + sum(size_f)
+        return b"".join((raw, bytes(100 - len(raw)), self._mid[executable], size_f,
+                         self._mtime_f, b"%06o\0 " % checksum, self._tail))
+
+
 def entry_header(name: str, entry: Entry | None, policy: TarPolicy, head: bytes = b"") -> bytes:
     """The header block(s) for ``name`` (a directory when ``entry`` is None);
     ``head``: a file's first bytes, which decide its mode."""
