@@ -255,14 +255,19 @@ with the 185 MB torch layer on every change:
   reproducible, so the torch digest does not move between builds, machines
   or output bases.
 
-**Where ours loses time: the app layer action** (`layers` in a warm row,
-about 2 s more than the rules_py-style action). The action's inputs are all
-of the binary's runfiles (12,000+ files, each linked into the sandbox), and
-the core, asked for one group (`--only app`), still parses and stats every
-manifest entry and classifies it before writing the few app files; the
-bsdtar action reads a spec already cut down to its group. Shrinking that
-(stat only the entries of the requested group; declare only a dependency
-group's files as inputs) is a change to the core, not to the image rules.
+**The warm layer action** (`layers` in a warm row) reads no torch bytes in
+either pipeline, but its inputs are all of the binary's runfiles (12,000+
+files), and Bazel 4.2.3's linux-sandbox links every one into a fresh
+sandbox before the action runs: between 1 and 9 s on this machine,
+depending on the other work on its disk (a profile taken at load 1 while
+other builds deleted trees showed `sandbox.createFileSystem` 8.8 s of an
+8.9 s rules_py-style action). Ours then pays about 0.5 s of CPU more: the
+core, asked for one group (`--only app`), parses and stats every manifest
+entry (three system calls each) and classifies it before writing the few app
+files, where bsdtar reads a spec already cut to its group. Both costs shrink
+only with fewer declared inputs per layer action (possible for dependency
+groups, whose files the rule knows at analysis) and a core that stats only
+the requested group: changes to the core, not to the image rules.
 
 **Before this benchmark** the rules_oci double decompressed every layer and
 had umoci gzip it again on each image build, and wrote a docker-archive with
