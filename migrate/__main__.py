@@ -1,8 +1,17 @@
 """``python -m migrate``: same as ``pycross-image migrate``."""
 
+import signal
 import sys
 
-from migrate.cli import main
+
+def _stop_early(signum: int, frame: object) -> None:
+    # Ctrl-C or SIGTERM while the modules load: nothing is read or written yet
+    sys.exit(128 + signum)
+
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _stop_early)
+    signal.signal(signal.SIGTERM, _stop_early)
+    from migrate.cli import main
+
     sys.exit(main())

@@ -8,28 +8,28 @@ print(report.summary())
 ```
 
 :func:`migrate` runs the stages for every selected file (read, plan, render,
-check, in a process pool when there are many), then the WORKSPACE, then writes
-(every temporary file complete and synced before any rename) unless the mode
-is ``diff`` or ``check``. The CLI (:mod:`migrate.cli`) only turns flags into a
-:class:`Request` and prints the report.
+check, in worker processes that survive a crash or a hang of one file), then
+the WORKSPACE and MODULE.bazel, then writes (every temporary file complete and
+synced before any rename; SIGINT/SIGTERM acted on between files) unless the
+mode is ``diff`` or ``check``. Only regular files under the size cap are
+read. The CLI (:mod:`migrate.cli`) only turns flags into a :class:`Request`
+and prints the report.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrate import find, graph, refs, write
+from migrate import find, graph, isolate, module, refs, source, write
 from migrate.engine import FileResult, Job, migrate_file, migrate_workspace, prefilter
 from migrate.kinds import KINDS
-from migrate.model import Options
+from migrate.model import Left, Options
 from migrate.report import FileError, Report
+from migrate.workspace import WorkspacePlan
 
-POOL_THRESHOLD = 48  # files to parse before a process pool pays off
+FILES_PER_WORKER = 24  # files to parse before one more worker process pays off
 
 Progress = Callable[[int], Callable[[], None]]  # total -> a function called per file done
 
@@ -47,6 +47,17 @@ class Request:
     default_base_image: str | None = None
     jobs: int = 0  # processes; 0: one per core
     cwd: Path | None = None  # what relative selectors are relative to (default: root)
+    module: bool = False  # edit MODULE.bazel (--module)
+    max_file_size: int = source.DEFAULT_MAX_BYTES  # larger files are not read
+    timeout: float = isolate.DEFAULT_TIMEOUT  # seconds one file may take in a worker
+
+
+@dataclass(frozen=True)
+class Pool:
+    """How files are run: worker processes at most, and seconds per file."""
+
+    workers: int
+    timeout: float
 
 
 @dataclass
@@ -90,10 +101,12 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
         paths = _all_files(root, wanted)
     for path in paths:
         try:
-            data = (root / path).read_bytes()
-        except OSError as exc:
+            data = source.read_regular(root / path, request.max_file_size)
+        except source.SourceError as exc:
             if path in wanted:
-                report.errors.append(FileError(path, f"cannot read: {exc.strerror or exc}"))
+                report.errors.append(FileError(path, str(exc)))
+            else:
+                report.notes.append((path, f"not scanned for references: {exc}"))
             continue
         if options.to == "oci":
             scans[path] = refs.scan(path, data)
@@ -104,20 +117,21 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
     ws_file = find.workspace_file(root)
     ws_rel = ws_file.relative_to(root).as_posix() if ws_file is not None else None
 
-    # 2. plan and render each file (in a process pool when there are many)
+    # 2. plan and render each file (in worker processes)
+    pool = Pool(request.jobs, request.timeout)
     def job(path: str, data: bytes, **extra) -> Job:
         targets = wanted[path].targets if path in wanted else frozenset()
         return Job(path, data, options, targets, ref_index.get(find.package_of(path), {}),
                    **extra)
 
     results = {r.path: r for r in run_jobs([job(p, d) for p, d in originals.items()],
-                                           request.jobs, progress)}
+                                           pool, progress)}
 
     # 3. across targets: keep what depends on something that stays rules_docker, then
     #    point references to an image's tarball file at the new one
     if options.to == "oci":
         report.notes.extend(_across_targets(root, results, scans, originals, wanted, ws_rel,
-                                            options, job, request.jobs))
+                                            options, job, pool, request.max_file_size))
 
     # 4. container_pull: now that the new files are known, is @name// still used?
     deferred = [r for r in results.values() if r.deferred]
@@ -129,7 +143,7 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
                 ref_index.get(find.package_of(r.path), {}), still_used, ignore_kinds=others)
             for r in deferred
         ]
-        for second in run_jobs(jobs, request.jobs, None):
+        for second in run_jobs(jobs, pool, None):
             first_pass = results[second.path]
             second.plans = first_pass.plans + second.plans
             second.left = first_pass.left + second.left
@@ -151,12 +165,24 @@ def migrate(request: Request, progress: Progress | None = None) -> Outcome:
 
     # 5. WORKSPACE
     bases = [b for _, plan in report.migrated for b in plan.bases]
+    if request.module and not options.workspace:
+        ws_file = None  # a bzlmod user: the WORKSPACE lines would be noise
     if options.to == "oci" and bases and ws_file is not None:
         _workspace(root, ws_file, bases, still_used, request, outcome)
 
-    # 6. write (every temporary file complete and synced before any rename)
+    # 6. MODULE.bazel: with --module, or printed for a repository without WORKSPACE
+    has_module = (root / module.MODULE_FILE).is_file()
+    if options.to == "oci" and report.migrated and (
+            request.module or (has_module and ws_file is None)):
+        _module(root, bases, still_used, request, outcome)
+
+    # 7. write (every temporary file complete and synced before any rename)
     if request.mode == "write":
-        _write(root, outputs, report)
+        written = write.write_all(root, outputs)
+        report.files_changed.extend(written.changed)
+        for path, reason in sorted(written.failed.items()):
+            report.errors.append(FileError(path, reason))
+        _unwritten(report, written.failed)
     else:
         report.files_changed.extend(sorted(outputs))
     report.workspace_written = (request.mode == "write"
@@ -176,15 +202,18 @@ def _still_used(scans: dict[str, refs.Scan], results: dict[str, FileResult]
 
 def _across_targets(root: Path, results: dict[str, FileResult], scans: dict[str, refs.Scan],
                     originals: dict[str, bytes], wanted: dict[str, find.Candidate],
-                    ws_rel: str | None, options: Options, job, workers: int,
+                    ws_rel: str | None, options: Options, job, pool: Pool, max_bytes: int,
                     ) -> list[tuple[str, str]]:
     """Block targets whose dependencies stay rules_docker (until nothing changes), then
     rewrite references to ``:x.tar`` read as a file; re-renders the files concerned."""
     records = {p: r.record for p, r in results.items() if r.record is not None}
     listed = [(p, s.targets) for p, s in scans.items()]
     if ws_rel is not None:
-        with contextlib.suppress(OSError):
-            listed.append((ws_rel, refs.scan(ws_rel, (root / ws_rel).read_bytes()).targets))
+        try:
+            data = source.read_regular(root / ws_rel, max_bytes)
+            listed.append((ws_rel, refs.scan(ws_rel, data).targets))
+        except source.SourceError:
+            pass  # reported by the WORKSPACE stage
     world = graph.build_world(records, listed)
     blocks: dict[str, dict] = {}
     selected = set(wanted)
@@ -202,7 +231,7 @@ def _across_targets(root: Path, results: dict[str, FileResult], scans: dict[str,
         if not changed:
             break
         for result in run_jobs([job(p, originals[p], block=blocks[p]) for p in changed],
-                               workers, None):
+                               pool, None):
             results[result.path] = result
     strings: dict[str, dict[str, str]] = {}
     for _, plan in ((p, plan) for p in results for plan in results[p].plans):
@@ -214,12 +243,12 @@ def _across_targets(root: Path, results: dict[str, FileResult], scans: dict[str,
         data = originals.get(path)
         if data is None:
             try:
-                data = (root / path).read_bytes()
-            except OSError:
+                data = source.read_regular(root / path, max_bytes)
+            except source.SourceError:
                 continue
             originals[path] = data
         jobs.append(job(path, data, block=blocks.get(path, {}), strings=strings[path]))
-    for result in run_jobs(jobs, workers, None):
+    for result in run_jobs(jobs, pool, None):
         previous = results.get(result.path)
         if previous is not None and previous.deferred:
             result.deferred = True
@@ -232,11 +261,12 @@ def _workspace(root: Path, ws_file: Path, bases: list[str], still_used, request:
     report, options = outcome.report, request.options
     rel = ws_file.relative_to(root).as_posix()
     try:
-        data = ws_file.read_bytes()
-    except OSError as exc:
-        report.errors.append(FileError(rel, f"cannot read: {exc.strerror or exc}"))
+        data = source.read_regular(ws_file, request.max_file_size)
+    except source.SourceError as exc:
+        report.errors.append(FileError(rel, str(exc)))
         return
-    ws = migrate_workspace(rel, data, bases, still_used, options, request.default_base_image)
+    ws = _isolated(rel, migrate_workspace, rel, data, bases, still_used, options,
+                   request.default_base_image, timeout=request.timeout)
     report.workspace_file = ws.path
     report.workspace_lines = ws.lines
     report.notes.extend((ws.path, note) for note in ws.notes)
@@ -252,22 +282,63 @@ def _workspace(root: Path, ws_file: Path, bases: list[str], still_used, request:
         report.notes.extend((ws.path, f"{i.kind} {i.name}: {i.reason}") for i in ws.left)
 
 
-def _write(root: Path, outputs: dict[str, bytes], report: Report) -> None:
-    pending = []
-    for path in sorted(outputs):
-        try:
-            pending.append((path, write.prepare(root / path, outputs[path])))
-        except write.WriteError as exc:
-            report.errors.append(FileError(path, str(exc)))
-    if pending:
-        write.sync()
-    for path, item in pending:
-        try:
-            write.commit(item)
-        except write.WriteError as exc:
-            report.errors.append(FileError(path, str(exc)))
+def _module(root: Path, bases: list[str], still_used, request: Request,
+            outcome: Outcome) -> None:
+    report, options = outcome.report, request.options
+    datas: dict[str, bytes | None] = {}
+    ws_file = find.workspace_file(root)
+    for path in filter(None, (root / module.MODULE_FILE, ws_file)):
+        rel = path.relative_to(root).as_posix()
+        if not (path.exists() or path.is_symlink()):
+            datas[rel] = None
             continue
-        report.files_changed.append(path)
+        try:
+            datas[rel] = source.read_regular(path, request.max_file_size)
+        except source.SourceError as exc:
+            if rel == module.MODULE_FILE:
+                report.errors.append(FileError(rel, str(exc)))
+                return
+            datas[rel] = None  # reported by the WORKSPACE stage when it matters
+    ws_rel = ws_file.relative_to(root).as_posix() if ws_file is not None else None
+    data = datas[module.MODULE_FILE]
+    mod = _isolated(module.MODULE_FILE, module.migrate_module, data,
+                    datas.get(ws_rel) if ws_rel else None, ws_rel, bases, still_used, options,
+                    request.default_base_image, request.module, timeout=request.timeout)
+    report.workspace_file = mod.path
+    report.workspace_lines = mod.lines
+    report.notes.extend((mod.path, note) for note in mod.notes)
+    if mod.error:
+        report.errors.append(FileError(mod.path, mod.error))
+    if request.module:
+        report.left.extend((mod.path, item) for item in mod.left)
+        if mod.output is not None and mod.output != data:
+            outcome.originals[mod.path] = data or b""
+            outcome.outputs[mod.path] = mod.output
+    else:
+        report.notes.extend((mod.path, f"{i.kind} {i.name}: {i.reason}") for i in mod.left)
+
+
+def _isolated(path: str, fn: Callable[..., WorkspacePlan], *args: object,
+              timeout: float) -> WorkspacePlan:
+    """``fn(*args)`` in a worker process: a WORKSPACE or MODULE.bazel that crashes the
+    parser is reported like any other file."""
+    out = isolate.call_isolated(fn, *args, timeout=timeout)
+    return WorkspacePlan(path, error=out.reason) if isinstance(out, isolate.Failed) else out
+
+
+def _unwritten(report: Report, failed: dict[str, str]) -> None:
+    """Targets of files that could not be written are not migrated: move them to ``left``."""
+    if not failed:
+        return
+    kept = []
+    for path, plan in report.migrated:
+        if path in failed:
+            report.left.append((path, Left(plan.line, plan.kind, plan.name,
+                                           "not migrated: its file could not be written",
+                                           references=plan.references)))
+        else:
+            kept.append((path, plan))
+    report.migrated = kept
 
 
 def _all_files(root: Path, wanted: dict[str, find.Candidate]) -> Iterator[str]:
@@ -278,23 +349,13 @@ def _all_files(root: Path, wanted: dict[str, find.Candidate]) -> Iterator[str]:
     yield from (p for p in wanted if p not in seen)
 
 
-def run_jobs(jobs: list[Job], workers: int, progress: Progress | None) -> list[FileResult]:
-    """Run :func:`~migrate.engine.migrate_file` over ``jobs``, in processes when many."""
+def run_jobs(jobs: list[Job], pool: Pool, progress: Progress | None) -> list[FileResult]:
+    """Run :func:`~migrate.engine.migrate_file` over ``jobs`` in worker processes: a file
+    that crashes the parser, raises or takes longer than the timeout is reported alone."""
     if not jobs:
         return []
-    workers = workers or os.cpu_count() or 1
+    workers = min(pool.workers or isolate.cpu_count(), max(1, len(jobs) // FILES_PER_WORKER))
     tick = progress(len(jobs)) if progress is not None else None
-    results = []
-    if workers > 1 and len(jobs) >= POOL_THRESHOLD:
-        chunk = max(1, min(64, len(jobs) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for result in pool.map(migrate_file, jobs, chunksize=chunk):
-                results.append(result)
-                if tick is not None:
-                    tick()
-    else:
-        for job in jobs:
-            results.append(migrate_file(job))
-            if tick is not None:
-                tick()
-    return results
+    outcomes = isolate.run_isolated(migrate_file, jobs, workers, pool.timeout, on_result=tick)
+    return [FileResult(job.path, error=out.reason) if isinstance(out, isolate.Failed) else out
+            for job, out in zip(jobs, outcomes)]

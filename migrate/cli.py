@@ -15,14 +15,51 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from migrate import api, find
-from migrate.api import POOL_THRESHOLD
+from migrate import api, find, isolate, source, write
+from migrate.api import FILES_PER_WORKER
 from migrate.model import DEFAULT_BASE_REPO, Options
 from migrate.report import EXIT_NOT_MIGRATED, unified_diff
 
-__all__ = ["POOL_THRESHOLD", "PROGRESS_THRESHOLD", "build_parser", "main", "run"]
+__all__ = ["FILES_PER_WORKER", "PROGRESS_THRESHOLD", "build_parser", "main", "run"]
 
 PROGRESS_THRESHOLD = 200  # files before a run counts as long
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _size(text: str) -> int:
+    """``10M``, ``512K``, ``1G`` (binary units, an optional trailing ``B`` or ``iB``) or bytes."""
+    body = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = body[-1:] if body[-1:] in _UNITS else ""
+    number = body[: len(body) - len(unit)]
+    try:
+        value = int(float(number) * _UNITS[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 10M, 512K)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be more than 0 bytes, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "move py3_image loads to @pycross_image//bazel/rules:docker.bzl")
     parser.add_argument("--workspace", action="store_true",
                         help="also edit WORKSPACE: rules_oci set-up and an oci_pull per base")
+    parser.add_argument("--module", action="store_true",
+                        help="also edit MODULE.bazel (bzlmod): bazel_dep, rules_oci's extension, "
+                        "an oci.pull per base, use_repo")
     parser.add_argument("--default-base", default="@" + DEFAULT_BASE_REPO, metavar="LABEL",
                         help="base for py3_image targets that had none (default %(default)s)")
     parser.add_argument("--default-base-image", default=None, metavar="REF",
@@ -56,8 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--oci-base-suffix", default="", metavar="SUFFIX",
                         help='"@x//image" becomes "@x" + SUFFIX, for bases rules_docker '
                         "targets still pull as container_pull x")
-    parser.add_argument("-j", "--jobs", type=int, default=0,
+    parser.add_argument("-j", "--jobs", type=_positive_int, default=0, metavar="N",
                         help="processes to parse with (default: the number of cores)")
+    parser.add_argument("--max-file-size", type=_size, default=source.DEFAULT_MAX_BYTES,
+                        metavar="SIZE",
+                        help="larger files are not read, and reported (default 10M)")
+    parser.add_argument("--timeout", type=_seconds, default=isolate.DEFAULT_TIMEOUT,
+                        metavar="SECONDS",
+                        help="seconds one file may take to parse and plan before it is reported "
+                        "and left as it was (default %(default)g)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary")
     verify = parser.add_argument_group(
         "verify", "--verify: build each selected py3_image's :NAME.tar with Bazel, migrate, "
@@ -89,13 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: 0 for --help, 2 for usage errors
         return int(exc.code or 0)
     try:
-        if args.verify:
-            return _verify(args, args.bazel_flag + passthrough)
-        if passthrough:
-            return _fail(sys.stderr, "arguments after `--` are Bazel flags, for --verify only")
-        return run(args, sys.stdout, sys.stderr)
+        with write.stop_on_signals():
+            if args.verify:
+                return _verify(args, args.bazel_flag + passthrough)
+            if passthrough:
+                return _fail(sys.stderr, "arguments after `--` are Bazel flags, for --verify only")
+            return run(args, sys.stdout, sys.stderr)
+    except write.Interrupted as exc:
+        print(f"migrate: interrupted ({exc.name}); {exc.detail or 'no file was changed'}",
+              file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
-        print("migrate: interrupted; files already written are complete", file=sys.stderr)
+        print("migrate: interrupted (SIGINT); no file was changed", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
         print(f"migrate: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -132,7 +184,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     try:
         root = api.find_root(args.targets[0], cwd)
         request = api.Request(root, args.targets, mode, options, args.default_base_image,
-                              args.jobs, cwd)
+                              args.jobs, cwd, args.module, args.max_file_size, args.timeout)
         outcome = api.migrate(request, _progress(stderr))
     except api.RequestError as exc:
         return _fail(stderr, str(exc))

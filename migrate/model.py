@@ -224,6 +224,7 @@ class Insert:
 
     text: str
     before: int | None = None
+    blank: bool = True  # a blank line above the first one (buildifier groups some statements)
 
 
 @dataclass(frozen=True)
@@ -237,3 +238,27 @@ class FileEdits:
 
     def __bool__(self) -> bool:
         return bool(self.plans or self.load_plan or self.inserts or self.strings)
+
+
+@dataclass(frozen=True)
+class PullTag:
+    """``<extension>.pull(name = ..., platforms = [...])`` in MODULE.bazel."""
+
+    name: str
+    platforms: tuple[str, ...] | None  # None: not a list of plain strings
+    index: int  # top-level statement
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """What a MODULE.bazel declares for ``--module`` (indexes: top-level statements)."""
+
+    deps: Mapping[str, tuple[int, str | None]] = field(default_factory=dict)  # bazel_dep: version
+    module_call: int | None = None  # module(...)
+    extension: str | None = None  # the variable holding rules_oci's ``oci`` extension
+    extension_at: int | None = None  # its use_extension statement
+    pulls: tuple[PullTag, ...] = ()  # its pull tags
+    use_repos: tuple[int, ...] = ()  # its use_repo statements
+    imported: frozenset[str] = frozenset()  # every name any use_repo makes visible
+    bound: frozenset[str] = frozenset()  # top-level variables
+    statements: int = 0  # top-level statements in the file

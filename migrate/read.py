@@ -19,7 +19,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from migrate import rules
-from migrate.model import Attr, FileRecord, LoadStmt, RuleCall, Target, Value
+from migrate.model import Attr, FileRecord, LoadStmt, ModuleFacts, PullTag, RuleCall, Target, Value
 from migrate.source import parse as parse_text
 
 SKIP_MARK = re.compile(r"#\s*migrate:\s*skip\b")
@@ -711,3 +711,70 @@ def read(parsed: Parsed, ignore_kinds: frozenset[str] = frozenset(),
         called=frozenset(called),
         silence_native_py=any("disable=native-py" in code for code in where.codes),
     )
+
+
+OCI_EXTENSION = "@rules_oci//oci:extensions.bzl"
+
+
+def _literal(node: cst.BaseExpression) -> object:
+    """A plain string or a list of plain strings; anything else is None."""
+    if isinstance(node, cst.SimpleString):
+        return _string(node)
+    if isinstance(node, cst.List):
+        items = [_literal(e.value) for e in node.elements if isinstance(e, cst.Element)]
+        return items if all(isinstance(i, str) for i in items) else None
+    return None
+
+
+def module_facts(parsed: Parsed) -> ModuleFacts:
+    """What a MODULE.bazel declares: bazel_deps, rules_oci's extension, its pulls and repos."""
+    deps: dict[str, tuple[int, str | None]] = {}
+    module_call = extension = extension_at = None
+    pulls: list[PullTag] = []
+    use_repos: list[int] = []
+    imported: set[str] = set()
+    bound: set[str] = set()
+    for index, stmt in enumerate(parsed.module.body):
+        target, call = None, statement_call(stmt)
+        if call is None and isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+            small = stmt.body[0]
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(
+                    small.targets[0].target, cst.Name):
+                target = small.targets[0].target.value
+                bound.add(target)
+                call = small.value if isinstance(small.value, cst.Call) else None
+            elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                call = small.value
+        if call is None:
+            continue
+        keywords = {a.keyword.value: _literal(a.value) for a in call.args if a.keyword}
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        func = call.func
+        if isinstance(func, cst.Name) and target is None:
+            if func.value == "bazel_dep" and isinstance(keywords.get("name"), str):
+                version = keywords.get("version")
+                deps[str(keywords["name"])] = (index, version if isinstance(version, str)
+                                               else None)
+            elif func.value == "module":
+                module_call = index
+            elif func.value == "use_repo":
+                imported.update(str(n) for n in map(_literal, positional[1:])
+                                if isinstance(n, str))
+                imported.update(keywords)
+                if (positional and isinstance(positional[0], cst.Name)
+                        and positional[0].value == extension):
+                    use_repos.append(index)
+        elif (isinstance(func, cst.Name) and func.value == "use_extension" and target
+              and extension is None
+              and [_literal(v) for v in positional[:2]] == [OCI_EXTENSION, "oci"]):
+            extension, extension_at = target, index
+        elif (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
+              and extension is not None and func.value.value == extension
+              and func.attr.value == "pull" and isinstance(keywords.get("name"), str)):
+            platforms = keywords.get("platforms", [])
+            pulls.append(PullTag(str(keywords["name"]),
+                                 tuple(platforms) if isinstance(platforms, list) else None,
+                                 index))
+    return ModuleFacts(deps, module_call, extension, extension_at, tuple(pulls),
+                       tuple(use_repos), frozenset(imported), frozenset(bound),
+                       len(parsed.module.body))

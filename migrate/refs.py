@@ -44,10 +44,46 @@ class Scan:
     targets: tuple[tuple[str, str, int], ...] = ()  # (name, rule, line): "rule(name = ...)"
 
 
+class _Lines:
+    """Line numbers of increasing offsets, counting each byte once."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.offset = 0
+        self.line = 1
+
+    def at(self, offset: int) -> int:
+        self.line += self.data.count(b"\n", self.offset, offset)
+        self.offset = offset
+        return self.line
+
+
+class _Attributes:
+    """The attribute a literal is the value of, for increasing offsets, scanning each byte once."""
+
+    WINDOW = 2000  # an attribute further back than this is not the literal's
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.scanned = 0
+        self.last: re.Match[bytes] | None = None
+
+    def before(self, position: int) -> str | None:
+        # matches never cross ``scanned``: it is the opening quote of the previous literal
+        for match in _ATTR.finditer(self.data, self.scanned, position):
+            self.last = match
+        self.scanned = position
+        if self.last is None or self.last.start() < position - self.WINDOW:
+            return None
+        return self.last.group(1).decode("ascii")
+
+
 def scan(path: str, data: bytes) -> Scan:
+    """One pass of each pattern over the bytes: linear in the size of the file."""
     package = package_of(path)
     refs = []
-    if b".tar" in data or b".digest" in data or b".json" in data or b"." in data:
+    if b"." in data:
+        lines, attributes = _Lines(data), _Attributes(data)
         for match in _IMPLICIT.finditer(data):
             try:
                 base = match.group(1).decode("utf-8")
@@ -57,11 +93,12 @@ def scan(path: str, data: bytes) -> Scan:
             if label is None or label.repo:
                 continue
             suffix = match.group(2).decode("ascii")
-            line = data.count(b"\n", 0, match.start()) + 1
-            attr = _attribute_before(data, match.start())
+            line = lines.at(match.start())
+            attr = attributes.before(match.start())
             refs.append((label.package, label.name, base + suffix, line, suffix,
                          attr in FILE_ATTRS))
         if b"$(" in data:
+            lines = _Lines(data)
             for match in _LOCATION.finditer(data):
                 try:
                     base = match.group(1).decode("utf-8")
@@ -71,29 +108,23 @@ def scan(path: str, data: bytes) -> Scan:
                 if label is None or label.repo:
                     continue
                 suffix = match.group(2).decode("ascii")
-                line = data.count(b"\n", 0, match.start()) + 1
-                refs.append((label.package, label.name, base + suffix, line, suffix, True))
+                refs.append((label.package, label.name, base + suffix,
+                             lines.at(match.start()), suffix, True))
     targets = []
     if b"name" in data:
+        lines = _Lines(data)
         for match in _TARGET.finditer(data):
             try:
                 rule, name = match.group(1).decode("ascii"), match.group(2).decode("utf-8")
             except UnicodeDecodeError:
                 continue
-            targets.append((name, rule, data.count(b"\n", 0, match.start(1)) + 1))
+            targets.append((name, rule, lines.at(match.start(1))))
     uses = []
     if b"//" in data:
+        lines = _Lines(data)
         for match in _REPO_USE.finditer(data):
-            line = data.count(b"\n", 0, match.start()) + 1
-            uses.append((match.group(1).decode("ascii"), line))
+            uses.append((match.group(1).decode("ascii"), lines.at(match.start())))
     return Scan(tuple(refs), tuple(uses), tuple(targets))
-
-
-def _attribute_before(data: bytes, position: int) -> str | None:
-    """The attribute a literal at ``position`` is the value of (the last ``name =`` before it)."""
-    window = data[max(0, position - 2000):position]
-    matches = list(_ATTR.finditer(window))
-    return matches[-1].group(1).decode("ascii") if matches else None
 
 
 def index_refs(scans: Mapping[str, Scan]) -> dict[str, dict[str, tuple[ImplicitRef, ...]]]:

@@ -125,8 +125,9 @@ def _insert(body: list, original: cst.Module, inserts: Sequence[Insert],
         statements = list(cst.parse_module(insert.text).body)
         if not statements:
             continue
-        statements[0] = statements[0].with_changes(
-            leading_lines=[cst.EmptyLine(), *statements[0].leading_lines])
+        if insert.blank:
+            statements[0] = statements[0].with_changes(
+                leading_lines=[cst.EmptyLine(), *statements[0].leading_lines])
         if insert.before is None:
             body.extend(statements)
             continue

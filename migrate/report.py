@@ -119,7 +119,8 @@ class Report:
             out.append(f"  note {path}: {note}")
         if self.workspace_lines and not self.workspace_written:
             where = self.workspace_file or "WORKSPACE"
-            out.append(f"lines to add to {where} (or rerun with --workspace):")
+            flag = "--module" if where == "MODULE.bazel" else "--workspace"
+            out.append(f"lines to add to {where} (or rerun with {flag}):")
             out.extend("  " + line if line else "" for line in self.workspace_lines.splitlines())
         return "\n".join(out) + "\n"
 

@@ -119,8 +119,8 @@ def test_only_docker_files_name_rules_docker():
     for path in starlark_files("bazel"):
         if "io_bazel_rules_docker" in REPO_REF.findall(path.read_text()):
             assert rel(path) in DOCKER_FILES, rel(path)
-    oci = (REPO / "bazel/rules/oci.bzl").read_text() + (
-        REPO / "bazel/rules/private/py_image_oci.bzl").read_text()
+    oci = "".join((REPO / "bazel/rules" / f).read_text() for f in (
+        "oci.bzl", "private/py_image_oci.bzl", "private/py_image_index.bzl"))
     assert "docker" not in "".join(label for label, _ in LOAD.findall(oci))
 
 

@@ -7,6 +7,8 @@ Flask app and we GET / on a loopback port.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import tarfile
 from pathlib import Path
@@ -198,6 +200,80 @@ def test_two_platform_base_follows_the_image_platform(ws, name, arch, cpu_file):
         assert f"app/hello.runfiles/image_ws/arch/{cpu_file}" in tar.getnames()
 
 
+# py_image_index "oci_index": OCI architecture -> (rules_python cpu, ELF e_machine,
+# the //arch file its select() picks, platform the index must record).
+INDEX = {
+    "amd64": ("x86_64", 0x3E, "x86_64.txt", {"os": "linux", "architecture": "amd64"}),
+    "arm64": ("aarch64", 0xB7, "arm64.txt",
+              {"os": "linux", "architecture": "arm64", "variant": "v8"}),
+}
+
+
+def elf_machine(data: bytes) -> int:
+    """e_machine of an ELF file (little endian): 0x3E x86-64, 0xB7 AArch64."""
+    assert data[:4] == b"\x7fELF", data[:4]
+    return int.from_bytes(data[18:20], "little")
+
+
+def test_image_index_lists_one_image_per_platform(ws):
+    """py_image_index: one oci_image_index, its manifests in `platforms` order, each
+    the manifest of `:oci_index.<arch>` with that platform; `.digest` names it."""
+    ws.run("build", "//images:oci_index", "//images:oci_index.digest")
+    out = ws.output("//images:oci_index")
+    (top,) = json.loads((out / "index.json").read_text())["manifests"]
+    assert top["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    blob = (out / "blobs" / "sha256" / top["digest"].split(":", 1)[1]).read_bytes()
+    assert "sha256:" + hashlib.sha256(blob).hexdigest() == top["digest"]
+    assert ws.output("//images:oci_index.digest").read_text().strip() == top["digest"]
+    manifests = json.loads(blob)["manifests"]
+    assert [m["platform"] for m in manifests] == [INDEX[a][3] for a in ("amd64", "arm64")]
+    for m, arch in zip(manifests, ("amd64", "arm64")):
+        assert m["digest"] == runner.manifest_digest(layout(ws, f"oci_index.{arch}"))
+        manifest = json.loads((out / "blobs" / "sha256" / m["digest"][7:]).read_bytes())
+        config = json.loads((out / "blobs" / "sha256" / manifest["config"]["digest"][7:])
+                            .read_bytes())
+        assert config["architecture"] == arch
+        for layer in manifest["layers"]:  # every blob is in the index's layout
+            assert (out / "blobs" / "sha256" / layer["digest"][7:]).stat().st_size == layer["size"]
+
+
+@pytest.mark.parametrize("arch", sorted(INDEX))
+def test_index_images_are_built_whole_for_their_platform(ws, arch):
+    """Each image of the index has its platform's interpreter, MarkupSafe wheel (its
+    compiled module checked by ELF machine), select()ed file and base variant."""
+    cpu, machine, arch_file, _ = INDEX[arch]
+    other_cpu = next(c for a, (c, *_) in INDEX.items() if a != arch)
+    name = f"oci_index.{arch}"
+    cfg = runner.config(layout(ws, name))
+    assert cfg["architecture"] == arch
+    interp, packages, app = layer_files(ws, name, ["interpreter", "packages", "app"])
+    prefix = "app/hello.runfiles/"
+    assert cfg["config"]["Entrypoint"] == [
+        f"/{prefix}python_3_11_{cpu}-unknown-linux-gnu/bin/python3", "/app/hello"]
+    with tarfile.open(interp) as tar:
+        python = tar.extractfile(f"{prefix}python_3_11_{cpu}-unknown-linux-gnu/bin/python3")
+        assert elf_machine(python.read(64)) == machine
+        assert not [n for n in tar.getnames() if other_cpu in n]
+    with tarfile.open(packages) as tar:
+        (so,) = [m for m in tar.getmembers() if m.name.endswith(".so") and "markupsafe" in m.name]
+        assert so.name == (f"{prefix}pip_deps_markupsafe_{cpu}/site-packages/markupsafe/"
+                           f"_speedups.cpython-311-{cpu}-linux-gnu.so")
+        assert elf_machine(tar.extractfile(so).read(64)) == machine
+    assert f"{prefix}image_ws/arch/{arch_file}" in member_names(app)
+    # The base layer is the cc-debian12 fixture of this architecture (oci_pull's alias).
+    fixture = build.CACHE / "images" / f"cc-debian12-{arch}"
+    assert cfg["rootfs"]["diff_ids"][0] == runner.config(fixture)["rootfs"]["diff_ids"][0]
+
+
+@pytest.mark.parametrize("arch", sorted(INDEX))
+def test_index_images_run(ws, request, arch):
+    """Both images answer in bwrap; the arm64 one through qemu-aarch64 (binfmt_misc)."""
+    if arch == "arm64":
+        request.getfixturevalue("qemu_aarch64")
+    answer = runner.run_http(layout(ws, f"oci_index.{arch}"), timeout=120)
+    assert (answer.status, answer.body) == (200, "Hello, World!"), answer.log
+
+
 def test_docker_image_never_passes_the_base_cmd_to_the_app(ws):
     """rules_docker keeps the base's Cmd when only `entrypoint` is set
     (container/image.bzl v0.25.0); docker.bzl's py_image sets cmd = []."""
@@ -238,10 +314,12 @@ def test_dependency_layer_groups_take_the_closure_through_a_hub_alias(ws):
     rest stays in packages; every group is in image order and runs."""
     packages, web, flask, app = layer_files(ws, "oci_dep_groups",
                                             ["packages", "web", "flask", "app"])
-    assert repos_in(web) == {"pip_deps_werkzeug", "pip_deps_markupsafe"}
+    # markupsafe has compiled code: its hub alias (@pip_deps_markupsafe) picked
+    # the wheel repository of the image's cpu.
+    assert repos_in(web) == {"pip_deps_werkzeug", "pip_deps_markupsafe_x86_64"}
     assert repos_in(flask) == {"pip_deps_flask"}
     assert "pip_deps_werkzeug" not in repos_in(packages)
-    assert "pip_deps_markupsafe" not in repos_in(packages)
+    assert "pip_deps_markupsafe_x86_64" not in repos_in(packages)
     assert {"pip_deps_jinja2", "pip_deps_click"} <= repos_in(packages)
     cfg = runner.config(layout(ws, "oci_dep_groups"))
     ours = [runner.diff_id(f) for f in layer_files(
@@ -258,7 +336,7 @@ def test_py3_image_layers_are_dependency_closures(ws):
     prefix = "app/images/hello_py3.binary.runfiles/"
     repos = {n[len(prefix):].split("/")[0] for n in member_names(layer0)
              if n.startswith(prefix) and n.count("/") > 3}
-    assert repos == {"pip_deps_werkzeug", "pip_deps_markupsafe"}
+    assert repos == {"pip_deps_werkzeug", "pip_deps_markupsafe_x86_64"}
 
 
 def test_app_change_only_changes_app_layer(ws):
@@ -332,6 +410,23 @@ BAD = {
         "compress = \"zstd\"; rules_docker's container_layer accepts only .tar, .tar.gz, "
         ".tgz and .tar.xz layers; use compress = \"none\"",
     ),
+    "index_no_platforms": (
+        'py_image_index(name = "image", binary = "//app:hello", platforms = [])\n',
+        "py_image_index image (rules_oci): `platforms` is empty",
+    ),
+    "index_same_arch_twice": (
+        'py_image_index(name = "image", binary = "//app:hello", platforms = '
+        '["//:linux_arm64_system_python", "@pycross_image//bazel/platforms:linux_arm64"])\n',
+        "are both arm64; an index holds one image per architecture",
+    ),
+    "index_unknown_platform": (
+        'py_image_index(name = "image", binary = "//app:hello", platforms = ["//:my_board"])\n',
+        "cannot tell the architecture of platform //:my_board",
+    ),
+    "index_docker_attr": (
+        'py_image_index(name = "image", binary = "//app:hello", ports = ["5000"])\n',
+        "`ports` is not an attribute here; use `exposed_ports`",
+    ),
     # @cc_base is pulled for linux/amd64 only: rules_oci's alias has no arm64
     # image. The error is rules_oci's no_match_error on the base's alias: it
     # names the base (its repository) and its platforms, and Bazel names our image.
@@ -356,7 +451,7 @@ def test_bad_input_fails_with_a_message(ws, case):
     pkg.mkdir(parents=True, exist_ok=True)
     (pkg / "BUILD.bazel").write_text(
         'load("@pycross_image//bazel/rules:docker.bzl", docker_py_image = "py_image")\n'
-        'load("@pycross_image//bazel/rules:oci.bzl", "py_image")\n'
+        'load("@pycross_image//bazel/rules:oci.bzl", "py_image", "py_image_index")\n'
         'load("@rules_python//python:py_library.bzl", "py_library")\n\n' + body)
     proc = ws.run("build", "--nobuild", f"//bad/{case}:all", check=False)
     assert proc.returncode != 0

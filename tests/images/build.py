@@ -6,17 +6,26 @@
     images/python3-debian12-amd64  libc + python3.11 (interpreter mode A)
     images/cc-debian12-amd64       libc and friends, no python (mode B)
     images/static-debian12-{arm64,amd64}  /etc files only (one image, two platforms)
-* repos/python_3_11_x86_64-unknown-linux-gnu: a hermetic interpreter
-  repository (bin/python3 + lib/python3.11) named like a rules_python toolchain.
+    images/python3-debian12-arm64, images/cc-debian12-arm64: the same from
+      Debian's arm64 packages (`apt-get download pkg:arm64`, after
+      `dpkg --add-architecture arm64`), config variant v8 as on Docker Hub
+* repos/python_3_11_{x86_64,aarch64}-unknown-linux-gnu: hermetic interpreter
+  repositories (bin/python3 + lib/python3.11) named like rules_python's toolchains.
 * repos/pip_deps_<name>: Flask and its dependencies, one pip-style
   repository each (`pip download` + `pip install --no-deps --target`).
+* repos/multiarch/: a wheel with compiled code (MarkupSafe) once per cpu,
+  `pip_deps_<name>_{x86_64,aarch64}`, behind `pip_deps_<name>`, an alias that
+  selects on the target cpu (the shape of a rules_python hub). Its own
+  directory and stamp, so a checkout with the older fixtures shares .cache.
 
 Usage: python tests/images/build.py   (prints the cache directory)
 """
 
 from __future__ import annotations
 
+import email.message
 import email.parser
+import hashlib
 import io
 import json
 import os
@@ -40,8 +49,21 @@ IMAGES = {
     "cc-debian12-amd64": ("amd64", LIBS),
     "static-debian12-arm64": ("arm64", []),
     "static-debian12-amd64": ("amd64", []),
+    "python3-debian12-arm64": ("arm64", LIBS + PYTHON),
+    "cc-debian12-arm64": ("arm64", LIBS),
 }
-INTERPRETER_REPO = "python_3_11_x86_64-unknown-linux-gnu"
+# Docker Hub's and distroless' arm64 images record variant v8; umoci cannot
+# write one, so build_image adds it to these (the older static image has none).
+VARIANTS = {"python3-debian12-arm64": "v8", "cc-debian12-arm64": "v8"}
+# Debian architecture -> rules_python's cpu in toolchain repository names.
+INTERPRETER_REPOS = {
+    "amd64": "python_3_11_x86_64-unknown-linux-gnu",
+    "arm64": "python_3_11_aarch64-unknown-linux-gnu",
+}
+INTERPRETER_REPO = INTERPRETER_REPOS["amd64"]
+# pip platform tag -> cpu suffix of the per-cpu wheel repositories.
+WHEEL_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}
+MULTIARCH_VERSION = "1"  # bump to rebuild repos/multiarch
 PIP_REQUIREMENTS = ["flask"]
 DROP = re.compile(
     r"^(usr/share/(doc|man|info|lintian|locale|bug)"
@@ -69,21 +91,34 @@ def mark(path: Path) -> None:
     (path / ".pycross-fixture").write_text(VERSION)
 
 
-def debs(packages: list[str]) -> list[Path]:
-    """apt-get download into .cache/debs (once per package)."""
-    out = CACHE / "debs"
+def _arch_all(package: str) -> bool:
+    """True for an `Architecture: all` package (apt-get download takes no :arch for it)."""
+    out = run("apt-cache", "show", "--no-all-versions", package)
+    return any(line.strip() == "Architecture: all" for line in out.splitlines())
+
+
+def debs(packages: list[str], arch: str = "amd64") -> list[Path]:
+    """apt-get download into .cache/debs (amd64) or .cache/debs/<arch> (once per package)."""
+    out = CACHE / "debs" if arch == "amd64" else CACHE / "debs" / arch
     out.mkdir(parents=True, exist_ok=True)
     have = {p.name.split("_")[0]: p for p in out.glob("*.deb")}
     missing = [p for p in packages if p not in have]
     if missing:
-        log("apt-get download " + " ".join(missing))
-        run("apt-get", "download", *missing, cwd=out)
+        names = missing if arch == "amd64" else \
+            [p if _arch_all(p) else f"{p}:{arch}" for p in missing]
+        log("apt-get download " + " ".join(names))
+        try:
+            run("apt-get", "download", *names, cwd=out)
+        except subprocess.CalledProcessError as exc:
+            hint = "" if arch == "amd64" else \
+                f" (run `bash .ci/setup`: it adds the {arch} architecture to dpkg and apt)"
+            raise SystemExit(f"apt-get download failed{hint}: {exc.stderr.strip()}") from None
         have = {p.name.split("_")[0]: p for p in out.glob("*.deb")}
     return [have[p] for p in packages]
 
 
-def unpack(packages: list[str], root: Path) -> None:
-    for deb in debs(packages):
+def unpack(packages: list[str], root: Path, arch: str = "amd64") -> None:
+    for deb in debs(packages, arch):
         run("dpkg-deb", "-x", str(deb), str(root))
 
 
@@ -127,6 +162,27 @@ def deterministic_tar(root: Path, out: Path) -> None:
                     tar.addfile(info)
 
 
+def _set_variant(layout: Path, variant: str) -> None:
+    """Adds `variant` to the image config (umoci has no flag for it); rewrites the
+    config and manifest blobs and index.json to the new digests."""
+    def put(data: bytes) -> tuple[str, int]:
+        digest = hashlib.sha256(data).hexdigest()
+        (layout / "blobs" / "sha256" / digest).write_bytes(data)
+        return "sha256:" + digest, len(data)
+
+    def blob(digest: str) -> dict:
+        return json.loads((layout / "blobs" / "sha256" / digest.split(":", 1)[1]).read_bytes())
+
+    index = json.loads((layout / "index.json").read_text())
+    desc = index["manifests"][0]
+    manifest = blob(desc["digest"])
+    config = blob(manifest["config"]["digest"])
+    config["variant"] = variant
+    manifest["config"]["digest"], manifest["config"]["size"] = put(json.dumps(config).encode())
+    desc["digest"], desc["size"] = put(json.dumps(manifest).encode())
+    (layout / "index.json").write_text(json.dumps(index))
+
+
 def build_image(name: str, arch: str, packages: list[str]) -> None:
     layout = CACHE / "images" / name
     if fresh(layout):
@@ -135,7 +191,7 @@ def build_image(name: str, arch: str, packages: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "rootfs"
         root.mkdir()
-        unpack(packages, root)
+        unpack(packages, root, arch)
         etc_files(root)
         if "python3.11-minimal" in packages:
             for link, target in (("usr/bin/python3", "python3.11"),
@@ -157,20 +213,23 @@ def build_image(name: str, arch: str, packages: list[str]) -> None:
                 "--architecture", arch, "--created", "1970-01-01T00:00:00Z"]
         argv += [f"--config.env={e}" for e in ENV]
         run(*argv)
+        if name in VARIANTS:
+            _set_variant(layout, VARIANTS[name])
         run("umoci", "gc", "--layout", str(layout))
     mark(layout)
 
 
-def build_interpreter() -> None:
-    repo = CACHE / "repos" / INTERPRETER_REPO
+def build_interpreter(arch: str = "amd64") -> None:
+    name = INTERPRETER_REPOS[arch]
+    repo = CACHE / "repos" / name
     if fresh(repo):
         return
-    log(f"building hermetic interpreter repository {INTERPRETER_REPO}")
+    log(f"building hermetic interpreter repository {name}")
     if repo.exists():
         shutil.rmtree(repo)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        unpack(PYTHON[:3], root)
+        unpack(PYTHON[:3], root, arch)
         (repo / "bin").mkdir(parents=True)
         shutil.copy2(root / "usr/bin/python3.11", repo / "bin/python3")
         lib = repo / "lib/python3.11"
@@ -180,9 +239,9 @@ def build_interpreter() -> None:
         dangling = path.is_symlink() and not path.exists()
         if DROP.match(rel) or path.name == "__pycache__" or dangling:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-    (repo / "WORKSPACE").write_text(f'workspace(name = "{INTERPRETER_REPO}")\n')
-    (repo / "BUILD.bazel").write_text('''\
-# A hermetic CPython 3.11 (Debian's, unpacked), laid out like a rules_python toolchain.
+    (repo / "WORKSPACE").write_text(f'workspace(name = "{name}")\n')
+    (repo / "BUILD.bazel").write_text(f'''\
+# A hermetic CPython 3.11 (Debian's {arch} build, unpacked), laid out like a rules_python toolchain.
 load("@bazel_tools//tools/python:toolchain.bzl", "py_runtime_pair")
 
 package(default_visibility = ["//visibility:public"])
@@ -204,46 +263,40 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def build_pip_repos() -> list[str]:
-    repos = CACHE / "repos"
-    index = repos / "pip_deps.json"
-    if index.is_file() and json.loads(index.read_text()).get("version") == VERSION:
-        return json.loads(index.read_text())["repos"]
-    log("pip download " + " ".join(PIP_REQUIREMENTS))
-    wheels = CACHE / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    run(sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
-        "--python-version", "3.11",
-        "--platform", "manylinux2014_x86_64", "-d", str(wheels), *PIP_REQUIREMENTS)
-    names = []
-    metas = {}
-    for whl in sorted(wheels.glob("*.whl")):
-        name = _normalize(whl.name.split("-")[0])
-        repo = repos / f"pip_deps_{name}"
-        if repo.exists():
-            shutil.rmtree(repo)
-        run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
-            "--target", str(repo / "site-packages"), str(whl))
-        for extra in (repo / "site-packages" / "bin",):
-            shutil.rmtree(extra, ignore_errors=True)
-        # pip records the local wheel's path (a host path) for a file install.
-        for direct_url in (repo / "site-packages").glob("*.dist-info/direct_url.json"):
-            direct_url.unlink()
-        meta = next((repo / "site-packages").glob("*.dist-info/METADATA"))
-        metas[name] = email.parser.Parser().parse(io.StringIO(meta.read_text()))
-        names.append(name)
-    for name in names:
-        requires = []
-        for req in metas[name].get_all("Requires-Dist") or []:
-            if "extra ==" in req:
-                continue
-            dep = _normalize(re.split(r"[ ;<>=!~\[(]", req.strip(), maxsplit=1)[0])
-            if dep in names:
-                requires.append(f'"@pip_deps_{dep}//:pkg"')
-        repo = repos / f"pip_deps_{name}"
-        (repo / "WORKSPACE").write_text(f'workspace(name = "pip_deps_{name}")\n')
-        (repo / "BUILD.bazel").write_text(f'''\
-# {name} from PyPI, installed with pip into site-packages/ (a pip-style repository).
+def _install_wheel(whl: Path, repo: Path, platform: str = "") -> email.message.Message:
+    """pip installs one wheel (for `platform`, default the host's) into
+    repo/site-packages; returns its METADATA."""
+    if repo.exists():
+        shutil.rmtree(repo)
+    target = ["--only-binary=:all:", "--python-version", "3.11", "--platform", platform] \
+        if platform else []
+    run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", *target,
+        "--target", str(repo / "site-packages"), str(whl))
+    for extra in (repo / "site-packages" / "bin",):
+        shutil.rmtree(extra, ignore_errors=True)
+    # pip records the local wheel's path (a host path) for a file install.
+    for direct_url in (repo / "site-packages").glob("*.dist-info/direct_url.json"):
+        direct_url.unlink()
+    meta = next((repo / "site-packages").glob("*.dist-info/METADATA"))
+    return email.parser.Parser().parse(io.StringIO(meta.read_text()))
+
+
+def _requires(meta: email.message.Message, names: list[str]) -> list[str]:
+    """Labels of the pip repositories (among names) a distribution requires."""
+    requires = []
+    for req in meta.get_all("Requires-Dist") or []:
+        if "extra ==" in req:
+            continue
+        dep = _normalize(re.split(r"[ ;<>=!~\[(]", req.strip(), maxsplit=1)[0])
+        if dep in names:
+            requires.append(f'"@pip_deps_{dep}//:pkg"')
+    return sorted(requires)
+
+
+def _write_pip_repo(repo: Path, repo_name: str, what: str, requires: list[str]) -> None:
+    (repo / "WORKSPACE").write_text(f'workspace(name = "{repo_name}")\n')
+    (repo / "BUILD.bazel").write_text(f'''\
+# {what} from PyPI, installed with pip into site-packages/ (a pip-style repository).
 load("@rules_python//python:py_library.bzl", "py_library")
 
 package(default_visibility = ["//visibility:public"])
@@ -256,20 +309,106 @@ py_library(
         exclude = ["**/*.py", "**/*.pyc", "**/__pycache__/**", "**/RECORD"],
     ),
     imports = ["site-packages"],
-    deps = [{", ".join(sorted(requires))}],
+    deps = [{", ".join(requires)}],
 )
 ''')
+
+
+def build_pip_repos() -> list[str]:
+    repos = CACHE / "repos"
+    index = repos / "pip_deps.json"
+    if index.is_file() and json.loads(index.read_text()).get("version") == VERSION:
+        return json.loads(index.read_text())["repos"]
+    log("pip download " + " ".join(PIP_REQUIREMENTS))
+    wheels = CACHE / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    run(sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+        "--python-version", "3.11",
+        "--platform", WHEEL_PLATFORMS["x86_64"], "-d", str(wheels), *PIP_REQUIREMENTS)
+    names = []
+    metas = {}
+    for whl in sorted(wheels.glob("*.whl")):
+        name = _normalize(whl.name.split("-")[0])
+        metas[name] = _install_wheel(whl, repos / f"pip_deps_{name}")
+        names.append(name)
+    for name in names:
+        _write_pip_repo(repos / f"pip_deps_{name}", f"pip_deps_{name}", name,
+                        _requires(metas[name], names))
     index.write_text(json.dumps({"version": VERSION, "repos": [f"pip_deps_{n}" for n in names]}))
     return [f"pip_deps_{n}" for n in names]
+
+
+def build_multiarch_repos(pip: list[str]) -> dict[str, str]:
+    """Per-cpu repositories of the wheels with compiled code, and the alias repository
+    that replaces each (`pip_deps_<name>`): {repository name: path}.
+
+    A wheel is platform-specific when its file name does not end in `-none-any.whl`
+    (PEP 427); pip downloads it for each of WHEEL_PLATFORMS."""
+    root = CACHE / "repos" / "multiarch"
+    stamp = root / "repos.json"
+    if stamp.is_file() and json.loads(stamp.read_text()).get("version") == MULTIARCH_VERSION:
+        return {n: str(root / n) for n in json.loads(stamp.read_text())["repos"]}
+    names = [r[len("pip_deps_"):] for r in pip]
+    compiled = sorted(w for w in (CACHE / "wheels").glob("*.whl")
+                      if not w.name.endswith("-none-any.whl"))
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    made = []
+    for whl in compiled:
+        name, version = _normalize(whl.name.split("-")[0]), whl.name.split("-")[1]
+        keys = {}
+        for cpu, tag in WHEEL_PLATFORMS.items():
+            dest = CACHE / "wheels" / cpu
+            dest.mkdir(parents=True, exist_ok=True)
+            log(f"pip download {name}=={version} for {tag}")
+            run(sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--no-deps",
+                "--python-version", "3.11", "--platform", tag, "-d", str(dest),
+                f"{name}=={version}")
+            (cpu_whl,) = [w for w in dest.glob("*.whl")
+                          if _normalize(w.name.split("-")[0]) == name
+                          and w.name.split("-")[1] == version]
+            repo_name = f"pip_deps_{name}_{cpu}"
+            meta = _install_wheel(cpu_whl, root / repo_name, tag)
+            _write_pip_repo(root / repo_name, repo_name, f"{name} ({tag} wheel)",
+                            _requires(meta, names))
+            keys[cpu] = f"@{repo_name}//:pkg"
+            made.append(repo_name)
+        hub = root / f"pip_deps_{name}"
+        hub.mkdir()
+        (hub / "WORKSPACE").write_text(f'workspace(name = "pip_deps_{name}")\n')
+        (hub / "BUILD.bazel").write_text(f'''\
+# {name} has compiled code: one wheel per cpu, chosen by the target platform
+# (the alias a rules_python hub generates). x86_64 is the default.
+package(default_visibility = ["//visibility:public"])
+
+config_setting(
+    name = "is_arm64",
+    constraint_values = ["@platforms//cpu:arm64"],
+)
+
+alias(
+    name = "pkg",
+    actual = select({{
+        ":is_arm64": "{keys["aarch64"]}",
+        "//conditions:default": "{keys["x86_64"]}",
+    }}),
+)
+''')
+        made.append(f"pip_deps_{name}")
+    stamp.write_text(json.dumps({"version": MULTIARCH_VERSION, "repos": made}))
+    return {n: str(root / n) for n in made}
 
 
 def build_all() -> dict:
     """Builds every fixture (cached); returns their paths."""
     for name, (arch, packages) in IMAGES.items():
         build_image(name, arch, packages)
-    build_interpreter()
+    for arch in INTERPRETER_REPOS:
+        build_interpreter(arch)
     pip = build_pip_repos()
-    repos = {name: str(CACHE / "repos" / name) for name in pip + [INTERPRETER_REPO]}
+    repos = {name: str(CACHE / "repos" / name) for name in pip + list(INTERPRETER_REPOS.values())}
+    repos.update(build_multiarch_repos(pip))
     return {"images": str(CACHE / "images"), "repos": repos}
 
 

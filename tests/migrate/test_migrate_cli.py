@@ -146,7 +146,7 @@ def test_progress_bar_only_on_a_terminal_and_long_runs(repo, monkeypatch):
 
 
 def test_process_pool_gives_the_same_result(repo, run):
-    for i in range(cli.POOL_THRESHOLD + 2):
+    for i in range(2 * cli.FILES_PER_WORKER + 2):  # enough for two workers
         repo.write(f"many/p{i}/BUILD", build(f"m{i}"), dedent=False)
     serial = run(str(repo.root), "--diff", "--jobs", "1")
     pooled = run(str(repo.root), "--diff", "--jobs", "2")

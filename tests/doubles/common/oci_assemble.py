@@ -174,9 +174,15 @@ def image(spec_path):
         spec = json.load(f)
     out = spec["out"]
     img = f"{out}:{REF}"
+    base_variant = None
     if spec.get("base"):
         _copy_layout(spec["base"], out)
         _set_index(out, _manifest_descriptor(out, spec.get("base_architecture")))
+        if spec.get("keep_base_variant"):
+            # rules_oci edits the base's config with jq (oci/private/image.sh), so
+            # its variant stays; umoci's config rewrite drops it: put it back.
+            base_manifest = _read_json(out, _manifest_descriptor(out)["digest"])
+            base_variant = _read_json(out, base_manifest["config"]["digest"]).get("variant")
     else:
         if os.path.exists(out):
             shutil.rmtree(out)
@@ -226,7 +232,7 @@ def image(spec_path):
     for vol in _lines(spec, "volumes") or []:
         argv.append(f"--config.volume={vol}")
     _run(*argv)
-    variant = spec.get("variant")
+    variant = spec.get("variant") or base_variant
 
     def _finish(config):
         config.pop("history", None)

@@ -78,6 +78,7 @@ def _oci_image_impl(ctx):
         "workdir": ctx.attr.workdir,
         "user": ctx.attr.user,
         "entrypoint_resets_cmd": True,
+        "keep_base_variant": True,
     }
     if ctx.file.base:
         inputs.append(ctx.file.base)
