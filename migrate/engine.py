@@ -6,6 +6,7 @@ BUILD files, macros in .bzl files and the WORKSPACE take the same path;
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -68,7 +69,9 @@ def migrate_file(job: Job) -> FileResult:
     if got is None:
         return result
     parsed, record, text, encoding = got
-    result.record = record
+    # what the run needs of the record across files (sent back from a worker process)
+    result.record = dataclasses.replace(
+        record, calls=tuple(c for c in record.calls if c.kind == "container_pull"))
     planned = plan_file(record, job.path, job.options, job.targets, job.refs, job.still_used,
                         job.strings, job.block)
     result.left, result.notes, result.deferred = planned.left, planned.notes, planned.deferred
@@ -81,7 +84,7 @@ def migrate_file(job: Job) -> FileResult:
         return result
     if new_text != text:
         result.output = encode(new_text, encoding)  # type: ignore[arg-type]
-        result.plans = planned.plans
+        result.plans = [dataclasses.replace(p, call=None) for p in planned.plans]
     return result
 
 

@@ -25,6 +25,7 @@ _BARE_REPO = re.compile(r"^@([A-Za-z0-9_.~+-]+)$")
 # rules whose targets rules_oci takes as a base (py_image: this project's oci.bzl)
 OCI_IMAGE_RULES = frozenset({"oci_image", "py_image", "oci_image_index"})
 MIGRATES_TO_IMAGE = frozenset({"py3_image", "container_image"})
+LAYER_ATTRS = frozenset({"tars", "layers"})
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,11 @@ def _dependency(world: World, attr: str, label: str, package: str | None, images
     if key in images:
         return None
     known = world.targets.get(key)
+    if attr in LAYER_ATTRS:  # tar files or tar rules; only a rules_docker layer blocks
+        if known is None or known.docker is None:
+            return None
+        return (f"{attr} {label} is a {known.docker} that stays rules_docker "
+                f"({known.where()}): make it a tar rule (pkg_tar)", f"{key} ({known.where()})")
     if known is None:
         return (f"{attr} {label}: no target of that name found in the workspace's BUILD "
                 "files; check it is an OCI image", None)

@@ -135,6 +135,16 @@ class _NameUses(cst.CSTVisitor):
         self.used[node.value] += 1
 
 
+_STRINGS = re.compile(
+    r'''"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''''
+)
+
+
+def has_comment(code: str) -> bool:
+    """Whether Starlark ``code`` holds a comment (a ``#`` outside string literals)."""
+    return "#" in code and "#" in _STRINGS.sub("", code)
+
+
 def comments_in(node: cst.CSTNode) -> list[str]:
     found: list[str] = []
 
@@ -431,7 +441,7 @@ def describe(module: cst.Module, node: cst.BaseExpression, column: int) -> Value
     if isinstance(node, cst.List):
         kind = "list"
         plain = all(isinstance(e.value, cst.SimpleString) for e in node.elements)
-        if plain and ("#" not in code or not comments_in(node)):
+        if plain and not has_comment(code):
             values = [_string(e.value) for e in node.elements]  # type: ignore[arg-type]
             if all(v is not None for v in values):
                 strings = tuple(values)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ import libcst as cst
 from migrate.fmt import render_call, render_load, string
 from migrate.labels import load_label_key
 from migrate.model import CallPlan, FileEdits, Insert, LoadPlan, LoadStmt
-from migrate.read import Parsed, comments_in, is_load
+from migrate.read import Parsed, comments_in, has_comment, is_load
 from migrate.refs import FILE_ATTRS
 
 
@@ -28,14 +28,16 @@ def apply_edits(parsed: Parsed, loads: Sequence[LoadStmt], edits: FileEdits) -> 
     """The new text of a file (the old text when there is nothing to do)."""
     module = parsed.module
     if not edits:
-        return module.code if not parsed.layout.codes else assemble(module, parsed.layout.codes,
-                                                                     module)
+        return module.code
     if edits.strings:  # first, so that only the statements read from the file change
         module = _replace_strings(module, parsed, edits.strings)
-    new = render(module, edits.plans, loads, edits.load_plan, edits.inserts)
-    text = assemble(parsed.module, parsed.layout.codes, new)
+    codes = () if edits.strings else parsed.layout.codes
+    new = render(module, edits.plans, loads, edits.load_plan, edits.inserts, codes)
+    text, changed = assemble(parsed.module, parsed.layout.codes, new, with_changed=True)
     try:
-        cst.parse_module(text)
+        # the statements kept byte for byte parsed before; every other one is parsed
+        # again (top-level statements, each ending its line, are valid one after another)
+        cst.parse_module(changed)
     except cst.ParserSyntaxError as exc:  # pragma: no cover - a bug in the renderer
         raise RenderError(f"internal error, file left as it was: output does not parse ({exc})"
                           ) from None
@@ -203,14 +205,52 @@ def _call_text(plan: CallPlan, old: cst.SimpleStatementLine) -> str:
     return "\n".join(texts)
 
 
+class Text:
+    """A top-level statement as text: new calls that need no syntax tree of their own
+    (the whole file is parsed once more before it is written)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+
+def _top_text(module: cst.Module, codes: Sequence[str], plan: CallPlan, top_index: int,
+              node: cst.SimpleStatementLine) -> Text:
+    """The text replacing a top-level call statement: its comment lines, the new calls."""
+    old = module.body[top_index]
+    assert isinstance(old, cst.SimpleStatementLine)
+    after = None if plan.keep_original else old.trailing_whitespace.comment
+    parts = []
+    if plan.keep_original:
+        parts.append(codes[top_index] if node is old else module.code_for_node(node))
+    else:
+        parts.extend(module.code_for_node(line) for line in node.leading_lines)
+    for i, new in enumerate(plan.calls):
+        last = i == len(plan.calls) - 1
+        if i or plan.keep_original:
+            parts.append("\n")
+        parts.extend(f"{comment}\n" for comment in new.above)
+        parts.append(render_call(
+            new, "",
+            open_comment=plan.open_comment if i == 0 else None,
+            closing=plan.closing if last else (),
+            after=after.value if (last and after) else None,
+        ))
+    return Text("".join(parts))
+
+
 def render(module: cst.Module, plans: Sequence[CallPlan], loads: Sequence[LoadStmt],
-           load_plan: LoadPlan, inserts: Sequence[Insert] = ()) -> cst.Module:
-    """Apply the load edits, then replace each planned call (visiting only its statement)."""
+           load_plan: LoadPlan, inserts: Sequence[Insert] = (),
+           codes: Sequence[str] = ()) -> cst.Module:
+    """Apply the load edits, then replace each planned call (visiting only its statement).
+
+    With ``codes`` (each top-level statement's text), a top-level call statement is
+    replaced by :class:`Text`, which only :func:`assemble` prints.
+    """
     renamed: dict[int, cst.BaseStatement] = {}
     body: list = list(module.body)
     footer = list(module.footer)
     if load_plan:
-        body = _edit_loads(module, loads, load_plan, renamed)
+        body = _edit_loads(module, loads, load_plan, renamed, codes)
         moved = [line for item in body if isinstance(item, _Footer) for line in item.lines]
         footer = moved + footer
         body = [item for item in body if not isinstance(item, _Footer)]
@@ -219,15 +259,23 @@ def render(module: cst.Module, plans: Sequence[CallPlan], loads: Sequence[LoadSt
     for plan in plans:
         if plan.calls and plan.call is not None:
             groups.setdefault(plan.call.top_index, []).append(plan)
-    ordered = [p for group in groups.values() for p in group]
+
+    def top_level(top_index: int, group: list[CallPlan]) -> bool:
+        first = group[0]
+        return (len(group) == 1 and first.call is not None and first.call.ordinal == 0
+                and isinstance(module.body[top_index], cst.SimpleStatementLine))
+
+    ordered = [p for top_index, group in groups.items()
+               if not (codes and top_level(top_index, group)) for p in group]
     built = dict(zip(map(id, ordered), _statements_for(module, ordered))) if ordered else {}
     for top_index, group in groups.items():
         original = module.body[top_index]
         node = renamed.get(id(original), original)
         position = next(i for i, stmt in enumerate(body) if stmt is node)
         first = group[0]
-        if (len(group) == 1 and first.call is not None and first.call.ordinal == 0
-                and isinstance(original, cst.SimpleStatementLine)):
+        if codes and top_level(top_index, group):
+            body[position] = _top_text(module, codes, first, top_index, node)
+        elif top_level(top_index, group):
             new = list(built[id(first)])
             if not first.keep_original:
                 own = len(first.calls[0].above)
@@ -243,7 +291,7 @@ def render(module: cst.Module, plans: Sequence[CallPlan], loads: Sequence[LoadSt
 
 
 def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan,
-                renamed: dict[int, cst.BaseStatement]) -> list:
+                renamed: dict[int, cst.BaseStatement], codes: Sequence[str] = ()) -> list:
     """The new top-level body; ``renamed`` maps id(original statement) -> its new node."""
     body: list[cst.BaseStatement | None] = list(module.body)
     by_index = {load.index: load for load in loads}
@@ -269,7 +317,11 @@ def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan,
         old = body[index]
         assert isinstance(old, cst.SimpleStatementLine)
         bare = old.with_changes(leading_lines=())
-        inner = comments_in(bare) if "#" in module.code_for_node(bare) else []
+        if codes:  # the statement's text without the lines above it
+            code = "\n".join(codes[index].split("\n")[len(old.leading_lines):])
+        else:
+            code = module.code_for_node(bare)
+        inner = comments_in(bare) if has_comment(code) else []
         leading = list(old.leading_lines) + [
             cst.EmptyLine(comment=cst.Comment(c)) for c in inner
         ]
@@ -277,7 +329,7 @@ def _edit_loads(module: cst.Module, loads: Sequence[LoadStmt], plan: LoadPlan,
             body[index] = None
             carried.append((index, leading))
             continue
-        multiline = "\n" in module.code_for_node(old.with_changes(leading_lines=()))[:-1]
+        multiline = "\n" in code[:-1]
         new = _load_statement(load.label, symbols, multiline)
         body[index] = new.with_changes(leading_lines=leading)
 
@@ -297,15 +349,26 @@ def _replace(body: list, index: int, new: cst.BaseStatement,
     body[index] = new
 
 
-def assemble(original: cst.Module, codes: Sequence[str], new: cst.Module) -> str:
-    """``new.code``, reusing the text of every statement that did not change."""
+def assemble(original: cst.Module, codes: Sequence[str], new: cst.Module,
+             with_changed: bool = False):
+    """``new.code``, reusing the text of every statement that did not change.
+
+    With ``with_changed``: (the text, the text of the statements not kept byte for byte).
+    """
     known = {id(stmt): code for stmt, code in zip(original.body, codes)}
     parts = [new.code_for_node(line) for line in new.header]
+    changed = []
     for stmt in new.body:
-        code = known.get(id(stmt))
-        parts.append(code if code is not None else new.code_for_node(stmt))
+        code = stmt.code if isinstance(stmt, Text) else known.get(id(stmt))
+        if code is None:
+            code = new.code_for_node(stmt)
+            changed.append(code)
+        elif isinstance(stmt, Text):
+            changed.append(code)
+        parts.append(code)
     parts.extend(new.code_for_node(line) for line in new.footer)
-    return "".join(parts)
+    text = "".join(parts)
+    return (text, "".join(changed)) if with_changed else text
 
 
 def _load_statement(label: str, symbols: Sequence[tuple[str, str]],

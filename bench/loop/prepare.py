@@ -27,6 +27,11 @@ TORCH_REPO = "pip_deps_torch"
 APP_FILE = "app/main.py"
 EDIT_LINE = 'GREETING = "edit {n}"'
 
+# Debian's /etc/bazel/bazelrc turns on --sandbox_debug, which keeps every
+# sandbox (12,000 links per layer action here) and prints its log; users do not
+# run that way.
+SANDBOX_FLAGS = ["--nosandbox_debug"]
+
 TORCH_BUILD = """\
 # torch from PyPI (the real CPU wheel, unzipped into site-packages/): a pip-style repository.
 load("@rules_python//python:py_library.bzl", "py_library")
@@ -152,7 +157,7 @@ def bazel(ws: Path, cache: Path, fx: dict, torch: Path, env: dict[str, str]) -> 
     }
     return Bazel(ws, cache / "loop" / "output_base", overrides,
                  flags=[f"--repo_env=PYCROSS_TEST_IMAGES={fx['images']}", "--color=no",
-                        "--curses=no", "--noshow_progress"],
+                        "--curses=no", "--noshow_progress", *SANDBOX_FLAGS],
                  env=env)
 
 

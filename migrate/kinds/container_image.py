@@ -155,6 +155,9 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
         notes.append(f"filegroup {named(call, '.tarball')}: the tarball file, which "
                      f"rules_docker's {named(call, '.tar')} was")
     depends = tuple(("base", label) for label in labels_in(base.value, ctx)) if base else ()
+    for attr in (layers, tars):  # a container_layer there stays rules_docker
+        if attr is not None:
+            depends += tuple((attr.name, label) for label in attr.value.literals)
     return CallPlan(call.line, call.kind, name, tuple(calls), tuple(moves), tuple(notes),
                     tuple(needs), bases, refs, call.open_comment, call.closing, call,
                     depends=depends)

@@ -72,6 +72,9 @@ def plan(call: RuleCall, ctx: Context) -> CallPlan | Left:
         attrs.append(NewAttr("tag", string("latest")))
         notes.append('tag = "latest" written out (container_pull\'s default; oci_pull needs a '
                      "digest or a tag): pin a digest")
+    if uses:
+        notes.append(f"oci_pull {call.name}{ctx.options.base_suffix} added beside it: the "
+                     f"container_pull stays for rules_docker ({', '.join(uses[:3])})")
     calls = (NewCall("oci_pull", ctx.symbols["oci_pull"], tuple(attrs)),)
     return CallPlan(call.line, call.kind, name, calls, tuple(moves), tuple(notes),
                     ((rules.RULES_OCI_PULL, "oci_pull"),), (), (), call.open_comment,

@@ -422,3 +422,27 @@ def test_every_target_is_named_once(ws, run):
     report = _json(result)
     names = [(t["path"], t["name"]) for t in report["left"] + report["migrated"]]
     assert len(names) == len(set(names)) == 2
+
+
+def test_a_container_layer_in_layers_keeps_the_image(ws, run):
+    ws.write("web/BUILD", f"""\
+        load({CONTAINER}, "container_image", "container_layer")
+
+        container_layer(
+            name = "static",
+            files = ["index.html"],
+        )
+
+        container_image(
+            name = "web",
+            base = "@nginx//image",
+            layers = [":static"],
+            tars = [":config.tar"],
+        )
+        """)
+    original = ws.read("web/BUILD")
+    result = run(str(ws.root))
+    assert result.code == 2
+    assert ("left web/BUILD:8 web (container_image): layers :static is a container_layer that "
+            "stays rules_docker (web/BUILD:3): make it a tar rule (pkg_tar)") in result.out
+    assert ws.read("web/BUILD") == original
