@@ -26,8 +26,8 @@ def _pytest(tmp_path: Path, test: str, **env: str) -> subprocess.Popen:
     environ = {k: v for k, v in os.environ.items() if k != "PYCROSS_REQUIRE_ALL"}
     environ.update(env, PYTHONPATH=str(REPO))
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-q", "-ra", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), str(tmp_path / "test_it.py")],
+        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-q", "-ra",
+         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path / "test_it.py")],
         cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
