@@ -21,6 +21,7 @@ import urllib.request
 import pytest
 
 from tests.images import bazel_env, build, runner
+from tests.support.net import free_port
 from tests.support.podman import RUN_FLAGS, podman_storage
 from tests.support.registry import running_registry
 
@@ -221,7 +222,7 @@ def test_podman_loads_and_runs_the_tarball(ws):
         env = image["Config"]["Env"]
         assert {"GREETING_SOURCE=py_image", "PORT=5000"} <= set(env)
         assert any(e.startswith("PATH=") for e in env)  # from the base
-        port = runner.free_port()
+        port = free_port()
         name = "pycross-served"
         podman.run("run", "--detach", "--name", name, *RUN_FLAGS, "--env", f"PORT={port}",
                    "pycross/served:1.0")
