@@ -9,7 +9,7 @@ input as soon as it is done, and when a worker dies or stays silent longer than
 the per-input timeout, the input it was working on is the first of its batch
 without a result. That input becomes a :class:`Failed`, the rest of the batch
 goes back in the queue, a fresh worker takes over, and every other input still
-gets its result.
+gets its result. Workers dump no core (RLIMIT_CORE 0).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import contextlib
 import faulthandler
 import multiprocessing
 import os
+import resource
 import signal
 import time
 from collections import deque
@@ -62,6 +63,9 @@ def _serve(fn: Callable[[Any], Any], items: Sequence[Any], conn: Connection) -> 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()  # a crash is reported by the parent, in one line
+    # A crash must leave no core file in the user's tree (the worker's working
+    # directory), whatever `ulimit -c` says; the hard limit too, for good.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     while True:
         try:
             batch = conn.recv()
