@@ -14,4 +14,10 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _stop_early)
     from migrate.cli import main
 
-    sys.exit(main())
+    code = main()
+    # Every file is written (or left) by now. A signal while the interpreter
+    # shuts down would otherwise meet Python's restored default action and end
+    # the process by SIGINT, as if the run had been cut short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(code)

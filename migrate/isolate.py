@@ -9,7 +9,7 @@ input as soon as it is done, and when a worker dies or stays silent longer than
 the per-input timeout, the input it was working on is the first of its batch
 without a result. That input becomes a :class:`Failed`, the rest of the batch
 goes back in the queue, a fresh worker takes over, and every other input still
-gets its result.
+gets its result. Workers dump no core (RLIMIT_CORE 0).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import contextlib
 import faulthandler
 import multiprocessing
 import os
+import resource
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -32,6 +33,23 @@ R = TypeVar("R")
 
 DEFAULT_TIMEOUT = 120.0  # seconds for one input; a 10 MiB BUILD file parses in ~20 s
 MAX_BATCH = 64
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM stay pending (blocked) inside: a worker forked here
+    starts with them blocked, so it never runs a handler of the parent's, and the
+    parent's clean-up of its workers is never cut short. They are acted on as
+    soon as the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @dataclass(frozen=True)
@@ -61,7 +79,12 @@ def _serve(fn: Callable[[Any], Any], items: Sequence[Any], conn: Connection) -> 
     """A worker: ``None`` ends it; a list of indexes is a batch to run in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the parent around the fork
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     faulthandler.disable()  # a crash is reported by the parent, in one line
+    # A crash must leave no core file in the user's tree (the worker's working
+    # directory), whatever `ulimit -c` says; the hard limit too, for good.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     while True:
         try:
             batch = conn.recv()
@@ -125,7 +148,8 @@ def run_isolated(
     def start() -> _Worker[T]:
         parent, child = context.Pipe()
         process = context.Process(target=_serve, args=(fn, items, child), daemon=True)
-        process.start()
+        with _stop_signals_held():
+            process.start()
         child.close()
         return _Worker(process, parent)
 
@@ -190,8 +214,9 @@ def run_isolated(
                 _stop(worker, gently=True)
                 active.remove(worker)
     finally:
-        for worker in active:
-            _stop(worker)
+        with _stop_signals_held():
+            for worker in active:
+                _stop(worker)
     return [r if r is not None else Failed("no result") for r in results]
 
 

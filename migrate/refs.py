@@ -11,11 +11,11 @@ a ``container_pull`` is still needed by rules_docker.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from migrate.find import package_of
-from migrate.labels import parse_label
+from migrate.labels import Label, parse_label
 from migrate.model import ImplicitRef
 
 _IMPLICIT = re.compile(
@@ -78,36 +78,34 @@ class _Attributes:
         return self.last.group(1).decode("ascii")
 
 
+def _local_labels(pattern: re.Pattern[bytes], data: bytes,
+                  package: str) -> Iterator[tuple[re.Match[bytes], Label, str, str]]:
+    """(match, label, label text, suffix) for each match of ``pattern`` (group 1 a
+    label, group 2 its suffix) that names a target of this repository."""
+    for match in pattern.finditer(data):
+        try:
+            base = match.group(1).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        label = parse_label(base, package)
+        if label is None or label.repo:
+            continue
+        yield match, label, base, match.group(2).decode("ascii")
+
+
 def scan(path: str, data: bytes) -> Scan:
     """One pass of each pattern over the bytes: linear in the size of the file."""
     package = package_of(path)
     refs = []
     if b"." in data:
         lines, attributes = _Lines(data), _Attributes(data)
-        for match in _IMPLICIT.finditer(data):
-            try:
-                base = match.group(1).decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            label = parse_label(base, package)
-            if label is None or label.repo:
-                continue
-            suffix = match.group(2).decode("ascii")
-            line = lines.at(match.start())
+        for match, label, base, suffix in _local_labels(_IMPLICIT, data, package):
             attr = attributes.before(match.start())
-            refs.append((label.package, label.name, base + suffix, line, suffix,
-                         attr in FILE_ATTRS))
+            refs.append((label.package, label.name, base + suffix, lines.at(match.start()),
+                         suffix, attr in FILE_ATTRS))
         if b"$(" in data:
             lines = _Lines(data)
-            for match in _LOCATION.finditer(data):
-                try:
-                    base = match.group(1).decode("utf-8")
-                except UnicodeDecodeError:
-                    continue
-                label = parse_label(base, package)
-                if label is None or label.repo:
-                    continue
-                suffix = match.group(2).decode("ascii")
+            for match, label, base, suffix in _local_labels(_LOCATION, data, package):
                 refs.append((label.package, label.name, base + suffix,
                              lines.at(match.start()), suffix, True))
     targets = []

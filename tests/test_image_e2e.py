@@ -427,6 +427,11 @@ BAD = {
         'py_image_index(name = "image", binary = "//app:hello", ports = ["5000"])\n',
         "`ports` is not an attribute here; use `exposed_ports`",
     ),
+    "index_per_platform_attr": (
+        'py_image_index(name = "image", binary = "//app:hello", architecture = "arm64")\n',
+        "py_image_index image (rules_oci): `architecture` is set for each platform from "
+        "`platforms`; drop it",
+    ),
     # @cc_base is pulled for linux/amd64 only: rules_oci's alias has no arm64
     # image. The error is rules_oci's no_match_error on the base's alias: it
     # names the base (its repository) and its platforms, and Bazel names our image.

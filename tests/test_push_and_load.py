@@ -21,6 +21,7 @@ import urllib.request
 import pytest
 
 from tests.images import bazel_env, build, runner
+from tests.support.net import free_port
 from tests.support.podman import RUN_FLAGS, podman_storage
 from tests.support.registry import running_registry
 
@@ -177,12 +178,54 @@ def test_flag_spellings_like_upstream(ws, registry):
                     "--tag=long"], check=True, capture_output=True, cwd=ws.workspace)
     for tag in ("short", "long", "latest", "1.0"):
         assert served_digest(registry, f"pycross/spelled:{tag}") == expected
-    proc = subprocess.run([str(script), "-r", f"{registry.address}/pycross/spelled", "--index"],
-                          capture_output=True, text=True, cwd=ws.workspace)
+
+
+def test_arguments_crane_push_takes_like_upstream(ws, registry, tmp_path):
+    """What upstream's loop does not read goes to `crane push` (go-containerregistry
+    v0.18.0): its flags are accepted, anything else fails as crane fails, before
+    anything is pushed; arguments are split at whitespace as upstream's unquoted
+    expansion splits them."""
+    script = ws.bin_dir() / "push" / "push_push_served.sh"
+    expected = bazel_digest(ws, "//push:served.digest")
+    repo = f"{registry.address}/pycross/crane"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(script), *args], capture_output=True, text=True,
+                              cwd=ws.workspace)
+
+    refs = tmp_path / "refs"
+    proc = run("-r", repo, "--image-refs", str(refs), "--platform=linux/arm64",
+               "--index=false", "--verbose=false", "--tag=split --tag=here")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == f"{repo}@{expected}"
+    for tag in ("split", "here"):
+        assert served_digest(registry, f"pycross/crane:{tag}") == expected
+    # Upstream's own --image-refs comes after the user's, and crane keeps the last.
+    assert not refs.exists()
+
+    mark = registry.mark()
+    for args, message in [
+        (["--frobnicate"], "Error: unknown flag: --frobnicate"),
+        (["-x"], "Error: unknown shorthand flag: 'x' in -x"),
+        (["extra"], "Error: accepts 2 arg(s), received 3"),
+        (["--tag", "a b"], "Error: accepts 2 arg(s), received 3"),  # tag a, then b
+        (["--index=maybe"], 'Error: invalid argument "maybe" for "--index" flag: '
+                            'strconv.ParseBool: parsing "maybe": invalid syntax'),
+        (["--platform"], "ERROR: --platform needs a value"),
+        (["-t"], "ERROR: -t needs a value"),
+    ]:
+        proc = run("-r", f"{registry.address}/pycross/refused", *args)
+        assert (proc.returncode, proc.stderr.strip().splitlines()) == (1, [message]), args
+    writes = [r for r in registry.requests(since=mark) if r.method in ("POST", "PUT", "PATCH")]
+    assert writes == []
+
+    # --index: crane pushes the layout's index.json under the image's digest, which
+    # the registry refuses.
+    proc = run("-r", f"{registry.address}/pycross/index_flag", "--index")
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [
-        "oci_push test double: argument '--index' is not supported"
-        " (upstream passes it to crane push)"]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"Error: PUT {registry.address}/pycross/index_flag@{expected}: "
+        "DIGEST_INVALID: provided digest did not match uploaded content")
 
 
 def test_push_without_repository_fails_with_upstreams_message(ws):
@@ -221,7 +264,7 @@ def test_podman_loads_and_runs_the_tarball(ws):
         env = image["Config"]["Env"]
         assert {"GREETING_SOURCE=py_image", "PORT=5000"} <= set(env)
         assert any(e.startswith("PATH=") for e in env)  # from the base
-        port = runner.free_port()
+        port = free_port()
         name = "pycross-served"
         podman.run("run", "--detach", "--name", name, *RUN_FLAGS, "--env", f"PORT={port}",
                    "pycross/served:1.0")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from support import execlog, layers_ws
+from support.net import free_port
 
 pytestmark = pytest.mark.bazel
 
@@ -59,12 +59,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _worker_user() -> str:

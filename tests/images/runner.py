@@ -7,13 +7,14 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.net import free_port
 
 
 def skopeo_json(*args: str):
@@ -54,12 +55,6 @@ def diff_id(tar: Path) -> str:
         data = gzip.decompress(data)
     h.update(data)
     return "sha256:" + h.hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -11,6 +11,7 @@ would hang or kill the test process itself.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -30,11 +31,28 @@ def image(name: str, extra: str = "") -> str:
     return LOAD + f'\npy3_image(\n    name = "{name}",\n    srcs = ["{name}.py"],\n{extra})\n'
 
 
-def migrate(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+STACK = 8 << 20  # Linux's default stack limit, on which the SIGSEGV depth below was measured
+
+
+def _crash_limits() -> None:
+    """In the migrate process: the stack limit the crash test's depth is measured
+    on, whatever `ulimit -s` the run has (unlimited would not crash), and core
+    dumps allowed, as a user's `ulimit -c unlimited` does: workers must still
+    leave no core file."""
+    _, stack_hard = resource.getrlimit(resource.RLIMIT_STACK)
+    if stack_hard != resource.RLIM_INFINITY and stack_hard < STACK:
+        raise RuntimeError(f"the stack hard limit {stack_hard} is below {STACK}")
+    resource.setrlimit(resource.RLIMIT_STACK, (STACK, stack_hard))
+    _, core_hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (core_hard, core_hard))
+
+
+def migrate(root: Path, *args: str, timeout: float = 120,
+            crash_limits: bool = False) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", "migrate", str(root), *args], cwd=root,
                           env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+                          check=False, preexec_fn=_crash_limits if crash_limits else None)
 
 
 def assert_good_migrated(ws, proc) -> None:
@@ -92,11 +110,12 @@ def test_deeply_nested_file_crashing_the_native_parser_is_reported(ws):
     before = deep.read_bytes()
     ws.write("good/BUILD", image("good"), dedent=False)
     ws.write("later/BUILD", image("later"), dedent=False)
-    proc = migrate(ws.root, "--jobs", "1")
+    proc = migrate(ws.root, "--jobs", "1", crash_limits=True)
     assert proc.returncode == 2
     assert ("not migrated deep/BUILD: the parser process crashed (killed by SIGSEGV); "
             "file left as it was") in proc.stdout
     assert deep.read_bytes() == before
+    assert not [p for p in ws.root.rglob("core*")], "the crashed worker dumped a core"
     assert_good_migrated(ws, proc)
     assert "py_image(" in ws.read("later/BUILD")  # the file after it in the same worker
     assert "2 targets migrated" in proc.stdout
@@ -227,6 +246,19 @@ def _work(item: str) -> str:
     if item == "exit":
         os._exit(3)
     return item.upper()
+
+
+def _core_limit(item: str) -> tuple[int, int]:
+    return resource.getrlimit(resource.RLIMIT_CORE)
+
+
+def test_workers_dump_no_core():
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    try:
+        assert isolate.run_isolated(_core_limit, ["x"], 1) == [(0, 0)]
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -5,6 +5,8 @@ binfmt_misc hands them to it. `aarch64_binfmt()` mounts binfmt_misc when it is
 not mounted, registers its own entry for the aarch64 ELF magic with flag `F`
 (the kernel opens the interpreter at registration, so it works inside the
 image's root) and, on exit, removes that entry and unmounts what it mounted.
+The entry is named after the process id; entries of runs whose process is
+gone (SIGKILL: no clean-up ran) are removed by the next registration.
 Magic and mask come from the package's update-binfmts file; the kernel tries
 the newest entry first, so ours wins over a system entry for the same magic.
 
@@ -25,6 +27,7 @@ from pathlib import Path
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 QEMU = Path("/usr/bin/qemu-aarch64-static")
 FORMAT = Path("/usr/share/binfmts/qemu-aarch64")  # update-binfmts format (qemu-user-static)
+PREFIX = "pycross-qemu-aarch64-"  # + the registering process id
 
 
 class BinfmtUnavailable(RuntimeError):
@@ -77,6 +80,35 @@ def _umount() -> None:
     subprocess.run(["umount", str(BINFMT)], check=True, capture_output=True)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def stale_entries(directory: Path) -> list[Path]:
+    """Entries `register` made for test runs whose process is gone (SIGKILL, a
+    crash), so nothing removed them; a live run's entry is kept."""
+    stale = []
+    for entry in sorted(directory.glob(PREFIX + "*")):
+        pid = entry.name[len(PREFIX):]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.append(entry)
+    return stale
+
+
+def remove_stale(directory: Path) -> list[Path]:
+    """Removes `stale_entries(directory)` (writing -1 removes an entry); returns them."""
+    stale = stale_entries(directory)
+    for entry in stale:
+        entry.write_text("-1")
+    return stale
+
+
 def register() -> Registration:
     """Registers qemu-aarch64-static for aarch64 ELF binaries; see `aarch64_binfmt`."""
     if not QEMU.is_file() or not FORMAT.is_file():
@@ -84,10 +116,11 @@ def register() -> Registration:
                                "(it installs qemu-user-static)")
     if os.geteuid() != 0:
         raise BinfmtUnavailable("registering qemu-aarch64 in binfmt_misc needs root")
-    line = register_line(f"pycross-qemu-aarch64-{os.getpid()}", _format_fields(FORMAT), QEMU)
+    line = register_line(f"{PREFIX}{os.getpid()}", _format_fields(FORMAT), QEMU)
     mounted = _mount()
     entry = BINFMT / line.split(":")[1]
     try:
+        remove_stale(BINFMT)
         if entry.exists():  # left by a killed run of this same process id
             entry.write_text("-1")
         with open(BINFMT / "register", "w") as f:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from .net import free_port
 
 BINARY = "docker-registry"
 CONFIG = """\
@@ -100,12 +101,6 @@ class Registry:
         return digests
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _answers(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1) as resp:
@@ -128,7 +123,7 @@ def _start(root: Path, timeout: float) -> Registry:
     """Starts the registry on a free port (another if that one was taken meanwhile)."""
     last = ""
     for attempt in range(3):
-        port = _free_port()
+        port = free_port()
         storage = root / "storage"
         storage.mkdir(exist_ok=True)
         config = root / "config.yml"

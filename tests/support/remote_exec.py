@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from .bazel import REPO
+from .net import free_port
 
 VENV = REPO / ".tools" / "buildgrid-venv"
 PYTHON = VENV / "bin" / "python"
@@ -90,12 +91,6 @@ def require_buildgrid() -> None:
     """Fails (never skips) with the fix when BuildGrid is not installed."""
     if not (PYTHON.exists() and BGD.exists()):
         raise AssertionError(f"BuildGrid missing ({VENV}): run bash .ci/setup")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _port_open(port: int) -> bool:

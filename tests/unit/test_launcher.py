@@ -169,6 +169,33 @@ def test_launcher_honours_the_callers_environment(tmp_path):
         str(other), "", True, None)
 
 
+@pytest.mark.parametrize("var, value", [
+    ("RUNFILES_DIR", "outer.runfiles"),
+    ("RUNFILES_MANIFEST_FILE", "outer.runfiles_manifest"),
+    ("RUNFILES_MANIFEST_FILE", "outer.runfiles/MANIFEST"),
+])
+def test_launcher_ignores_an_outer_binarys_runfiles(tmp_path, var, value):
+    # As stage 1's find_runfiles_root (rules_python 1.7.0+): the variables are used
+    # only when their root holds this binary's stage 2, else the root is searched
+    # from argv[0] (an outer binary runs this one, which is not its data).
+    launcher = _tree(tmp_path, STAGE1_2_3_2)
+    outer = tmp_path / "outer.runfiles" / "_main" / "pkg"
+    outer.mkdir(parents=True)
+    write(tmp_path / "outer.runfiles_manifest", "")
+    write(outer.parent.parent / "MANIFEST", "")
+    proc = _run(launcher, **{var: str(tmp_path / value)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["runfiles"] == str(tmp_path / "app.runfiles")
+    # The same root is taken once it holds the stage 2.
+    (outer / "_app.venv" / "bin").mkdir(parents=True)
+    os.symlink(sys.executable, outer / "_app.venv" / "bin" / "python3")
+    write(outer / "_app_stage2_bootstrap.py",
+          "import os; print(repr(os.environ['RUNFILES_DIR']))\n")
+    proc = _run(launcher, **{var: str(tmp_path / value)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == repr(str(tmp_path / "outer.runfiles"))
+
+
 def test_launcher_of_1_0_0_ignores_additional_args_and_finds_runfiles_from_cwd(tmp_path):
     launcher = _tree(tmp_path, STAGE1_1_0_0)
     proc = _run(Path("app"), cwd=tmp_path, RULES_PYTHON_ADDITIONAL_INTERPRETER_ARGS="-X dev")

@@ -247,3 +247,34 @@ def test_no_fork_while_another_thread_runs(tmp_path, monkeypatch):
         stop.set()
         thread.join()
     assert result.processes == 1 and got == streamed(items)
+
+
+@pytest.mark.parametrize("fail_at", [0, 1])
+def test_no_process_to_spare_means_writing_in_process(tmp_path, monkeypatch, fail_at):
+    """A pids limit (EAGAIN from fork) or no file descriptor for a pipe: the
+    writers already started are reaped, the layer is written by the caller alone,
+    with the same bytes."""
+    items = sample(tmp_path)
+    real_fork, calls = os.fork, []
+
+    def fork():
+        calls.append(1)
+        if len(calls) > fail_at:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    before = child_pids()
+    got, result, _ = direct(tmp_path / "o.tar", items, 3)
+    assert len(calls) == fail_at + 1  # it really tried, and failed at that writer
+    assert result.processes == 1
+    assert got == streamed(items)
+    assert result.diff_id == "sha256:" + hashlib.sha256(got).hexdigest()
+    assert child_pids() == before
+
+
+def test_default_threads_follow_the_affinity_mask(monkeypatch):
+    from pycross_layers import compress
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    assert compress.default_threads() == 1

@@ -6,8 +6,11 @@ Public through `@pycross_image//bazel/rules:oci.bzl`; see that file.
 load("@rules_oci//oci:defs.bzl", "oci_image_index")
 load(":naming.bzl", "label_name")
 load(":platforms.bzl", "platform_config")
-load(":py_image_oci.bzl", "py_image_for_platform")
+load(":py_image_oci.bzl", "py_image")
 load(":validate.bzl", "COMMON_ATTRS")
+
+# py_image attributes py_image_index derives from each platform.
+_PER_PLATFORM = ["platform", "os", "architecture", "variant", "binary_target"]
 
 DEFAULT_PLATFORMS = [
     Label("//bazel/platforms:linux_x86_64"),
@@ -18,22 +21,6 @@ def py_image_index(
         name,
         binary,
         platforms = DEFAULT_PLATFORMS,
-        base = None,
-        layer_groups = {},
-        root = "/app",
-        compress = "gzip",
-        tars = [],
-        entrypoint = None,
-        cmd = None,
-        env = None,
-        workdir = None,
-        user = None,
-        labels = None,
-        annotations = None,
-        exposed_ports = None,
-        volumes = None,
-        created = None,
-        repo_tags = None,
         index_annotations = None,
         **kwargs):
     """A py_binary as a multi-architecture OCI image index: one `py_image` per platform.
@@ -61,33 +48,24 @@ def py_image_index(
         `@pycross_image//bazel/platforms:linux_x86_64` and `:linux_arm64`.
         A platform's name must contain `x86_64`/`amd64` or `arm64`/`aarch64`
         (it names the image), and no two may have the same architecture.
-      base: an `oci_pull` target pulled for every platform (or an
-        `oci_image`); without it each image is built from scratch.
-      layer_groups: as for `py_image`.
-      root: as for `py_image`.
-      compress: as for `py_image`.
-      tars: as for `py_image` (the same tars in every image).
-      entrypoint: as for `py_image`.
-      cmd: as for `py_image`.
-      env: as for `py_image`.
-      workdir: as for `py_image`.
-      user: as for `py_image`.
-      labels: as for `py_image`.
-      annotations: manifest annotations of each image, as for `py_image`.
-      exposed_ports: as for `py_image`.
-      volumes: as for `py_image`.
-      created: as for `py_image`.
-      repo_tags: tags each image's `.tar` loads; default
-        `["<package>/<name>.<arch>:latest"]`.
       index_annotations: dict (or file label) of annotations of the index
         (`oci_image_index`'s `annotations`).
-      **kwargs: common attributes (`visibility`, `tags`, `testonly`, ...),
-        given to every target.
+      **kwargs: the attributes of `py_image` (`base`, `layer_groups`,
+        `root`, `compress`, `tars`, `entrypoint`, `cmd`, `env`, `workdir`,
+        `user`, `labels`, `annotations` (of each image's manifest),
+        `exposed_ports`, `volumes`, `created`, `repo_tags`, whose default is
+        `["<package>/<name>.<arch>:latest"]`), given to each image; not
+        `platform`, `os`, `architecture`, `variant` or `binary_target`, which
+        each platform sets. Common attributes (`visibility`, `tags`,
+        `testonly`, ...) go to every target.
     """
     flavour = "py_image_index %s (rules_oci)" % name
     if not platforms:
         fail("%s: `platforms` is empty; list the target platforms, e.g. " % flavour +
              "[\"@pycross_image//bazel/platforms:linux_x86_64\", \"@pycross_image//bazel/platforms:linux_arm64\"]")
+    for attr in _PER_PLATFORM:
+        if attr in kwargs:
+            fail("%s: `%s` is set for each platform from `platforms`; drop it" % (flavour, attr))
     images = []
     seen = {}
     for platform in platforms:
@@ -102,31 +80,12 @@ def py_image_index(
                  (flavour, seen[arch], platform, arch))
         seen[arch] = platform
         image = "%s.%s" % (name, arch)
-        py_image_for_platform(
+        py_image(
             name = image,
             binary = binary,
-            base = base,
-            layer_groups = layer_groups,
             platform = platform,
-            root = root,
-            compress = compress,
-            tars = tars,
-            entrypoint = entrypoint,
-            cmd = cmd,
-            env = env,
-            workdir = workdir,
-            user = user,
-            labels = labels,
-            annotations = annotations,
-            exposed_ports = exposed_ports,
-            volumes = volumes,
-            created = created,
-            os = None,
-            architecture = None,
-            variant = None,
-            repo_tags = repo_tags,
-            kwargs = kwargs,
             binary_target = "%s.y%s" % (image, label_name(binary)),
+            **kwargs
         )
         images.append(":" + image)
 

@@ -60,6 +60,7 @@ def py_image(
         architecture = None,
         variant = None,
         repo_tags = None,
+        binary_target = None,
         **kwargs):
     """A py_binary as a layered OCI image, on rules_oci's `oci_image`, built for `platform`.
 
@@ -119,89 +120,11 @@ def py_image(
       variant: architecture variant; only without `base`.
       repo_tags: tags `bazel run :<name>.tar` loads, default
         `["<package>/<name>:latest"]`.
+      binary_target: name of the binary built for `platform`; default
+        `y<binary>` (`<name>.y<binary>` when taken).
       **kwargs: common attributes (`visibility`, `tags`, `testonly`, ...),
         given to every target. rules_docker attributes fail with the
         rules_oci spelling to use.
-    """
-    py_image_for_platform(
-        name = name,
-        binary = binary,
-        base = base,
-        layer_groups = layer_groups,
-        platform = platform,
-        root = root,
-        compress = compress,
-        tars = tars,
-        entrypoint = entrypoint,
-        cmd = cmd,
-        env = env,
-        workdir = workdir,
-        user = user,
-        labels = labels,
-        annotations = annotations,
-        exposed_ports = exposed_ports,
-        volumes = volumes,
-        created = created,
-        os = os,
-        architecture = architecture,
-        variant = variant,
-        repo_tags = repo_tags,
-        kwargs = kwargs,
-    )
-
-def py_image_for_platform(
-        name,
-        binary,
-        base,
-        layer_groups,
-        platform,
-        root,
-        compress,
-        tars,
-        entrypoint,
-        cmd,
-        env,
-        workdir,
-        user,
-        labels,
-        annotations,
-        exposed_ports,
-        volumes,
-        created,
-        os,
-        architecture,
-        variant,
-        repo_tags,
-        kwargs,
-        binary_target = None):
-    """`py_image`'s body, with the name of its transitioned binary (for `py_image_index`).
-
-    Args:
-      name: see `py_image`.
-      binary: see `py_image`.
-      base: see `py_image`.
-      layer_groups: see `py_image`.
-      platform: see `py_image`.
-      root: see `py_image`.
-      compress: see `py_image`.
-      tars: see `py_image`.
-      entrypoint: see `py_image`.
-      cmd: see `py_image`.
-      env: see `py_image`.
-      workdir: see `py_image`.
-      user: see `py_image`.
-      labels: see `py_image`.
-      annotations: see `py_image`.
-      exposed_ports: see `py_image`.
-      volumes: see `py_image`.
-      created: see `py_image`.
-      os: see `py_image`.
-      architecture: see `py_image`.
-      variant: see `py_image`.
-      repo_tags: see `py_image`.
-      kwargs: dict of common attributes (`py_image`'s `**kwargs`).
-      binary_target: name of the transitioned binary; default `y<binary>`
-        (`<name>.y<binary>` when taken).
     """
     flavour = "py_image %s (rules_oci)" % name
     kw = common_kwargs(kwargs, flavour, _DOCKER_ONLY)

@@ -19,7 +19,6 @@ from dataclasses import asdict
 from . import compress
 from .classify import Classifier, compile_groups, parse_group_spec
 from .errors import LayerError
-from .inspect_layers import describe, layer_name
 from .launcher import image_launcher
 from .layers import (
     LayerResult,
@@ -187,6 +186,8 @@ def _run_launcher(args: argparse.Namespace) -> int:
 
 
 def _run_show(args: argparse.Namespace) -> int:
+    from .inspect_layers import describe, layer_name  # tarfile and friends: only here
+
     results = [describe(p, layer_name(p)) for p in args.files]
     if args.json:
         print(json.dumps({"layers": [asdict(r) for r in results]}, indent=2, sort_keys=True))

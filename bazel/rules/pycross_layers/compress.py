@@ -62,8 +62,13 @@ DEFAULT_LEVELS = {"gzip": 6, "zstd": 3, "none": 0}
 
 
 def default_threads() -> int:
-    """The thread count used when none is given: every core of this machine."""
-    return max(1, os.cpu_count() or 1)
+    """The thread count used when none is given: every core this process may run
+    on (its affinity mask, which containers and remote-execution workers narrow),
+    not every core of the host."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _check_threads(threads: int | None) -> int:

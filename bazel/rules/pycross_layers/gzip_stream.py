@@ -3,6 +3,7 @@ never depend on the thread count. See ``compress`` for the format contract."""
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from collections import deque
@@ -41,12 +42,16 @@ def _crc_shift_tables(length: int) -> tuple:
     return tuple(tables)
 
 
-_BLOCK_SHIFT = _crc_shift_tables(GZIP_BLOCK)
+@functools.lru_cache(maxsize=1)
+def _block_shift() -> tuple:
+    """The shift tables for GZIP_BLOCK, built on first use (not at import: an
+    uncompressed layer never needs them)."""
+    return _crc_shift_tables(GZIP_BLOCK)
 
 
 def _crc_after_block(crc: int, block_crc: int) -> int:
     """crc32 of ``A + B`` from ``crc32(A)`` and ``crc32(B)``, ``len(B) == GZIP_BLOCK``."""
-    t0, t1, t2, t3 = _BLOCK_SHIFT
+    t0, t1, t2, t3 = _block_shift()
     return (
         t0[crc & 0xFF] ^ t1[crc >> 8 & 0xFF] ^ t2[crc >> 16 & 0xFF] ^ t3[crc >> 24] ^ block_crc
     )

@@ -13,7 +13,10 @@ Two kinds of executable come in:
   rules_python 1.5, ``#!/usr/bin/env bash`` from 1.6 and in 2.x). It is a
   bash script: ``python3 launcher`` is a SyntaxError and a distroless base has
   no bash. It is replaced by a small Python program that does what stage 1
-  does for a runfiles tree (not a zip): find the runfiles root, take the
+  does for a runfiles tree (not a zip): find the runfiles root (as
+  ``find_runfiles_root`` does since rules_python 1.7.0: ``RUNFILES_DIR``, else
+  the root ``RUNFILES_MANIFEST_FILE`` names, only when it holds
+  ``STAGE2_BOOTSTRAP``; else searched from ``argv[0]``), take the
   interpreter stage 1 names (``PYTHON_BINARY``: the venv's ``bin/python3``,
   runfiles-relative, or an absolute path or a command name), set
   ``RUNFILES_DIR`` and ``PYTHONSAFEPATH=1`` (unless set), and exec
@@ -136,12 +139,17 @@ def fail(message):
 
 
 def runfiles_root(stub):
-    if os.environ.get("RUNFILES_DIR"):
-        return os.environ["RUNFILES_DIR"]
+    maybe_root = os.environ.get("RUNFILES_DIR", "")
     manifest = os.environ.get("RUNFILES_MANIFEST_FILE", "")
-    for suffix in (".runfiles_manifest", ".runfiles/MANIFEST"):
-        if manifest.endswith(suffix):
-            return manifest[:-len(suffix)] + ".runfiles"
+    if not maybe_root:
+        for suffix in (".runfiles_manifest", ".runfiles/MANIFEST"):
+            if manifest.endswith(suffix):
+                maybe_root = manifest[:-len(suffix)] + ".runfiles"
+                break
+    # An outer binary's variables name its own runfiles, not ours: trusted only
+    # when they hold our stage 2.
+    if maybe_root and os.path.exists(os.path.join(maybe_root, STAGE2_BOOTSTRAP)):
+        return maybe_root
     path = os.path.join(os.getcwd(), stub)
     while True:
         if os.path.isdir(path + ".runfiles"):

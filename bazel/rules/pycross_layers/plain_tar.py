@@ -314,7 +314,16 @@ def write_plain_tar(out_fd: int, plan: TarPlan, policy: TarPolicy, workers: int,
             sha256_range(out_fd, h, 0, plan.size)
             diff_id = "sha256:" + h.hexdigest()
         return PlainResult(diff_id, 1)
-    return PlainResult(_run_forked(out_fd, plan, policy, ranges, digest), len(ranges))
+    try:
+        return PlainResult(_run_forked(out_fd, plan, policy, ranges, digest), len(ranges))
+    except _ForkFailed:
+        # No process to spare (a pids limit, EAGAIN, ENOMEM): the writers that
+        # started are gone, and writing in this process gives the same bytes.
+        return write_plain_tar(out_fd, plan, policy, 1, digest, min_cost)
+
+
+class _ForkFailed(Exception):
+    """A writer process could not be started."""
 
 
 def _child(out_fd: int, plan: TarPlan, policy: TarPolicy, lo: int, hi: int, w: int) -> None:
@@ -369,8 +378,16 @@ def _run_forked(out_fd: int, plan: TarPlan, policy: TarPolicy,
     reaped: set[int] = set()
     try:
         for lo, hi in ranges:
-            r, w = os.pipe()
-            pid = os.fork()
+            try:
+                r, w = os.pipe()
+            except OSError as e:
+                raise _ForkFailed from e
+            try:
+                pid = os.fork()
+            except OSError as e:
+                os.close(r)
+                os.close(w)
+                raise _ForkFailed from e
             if pid == 0:  # pragma: no cover (the child process)
                 os.close(r)
                 _child(out_fd, plan, policy, lo, hi, w)

@@ -1,6 +1,7 @@
 # Test stand-in for rules_python's venv site init
-# (python/private/site_init_template.py, loaded by the venv's bazel.pth):
-# puts the binary's import paths on sys.path, from the runfiles root.
+# (python/private/site_init_template.py, rules_python 2.3.2; the same two
+# placeholders since 1.0.0), loaded by the venv's bazel.pth: puts the binary's
+# import paths on sys.path, from the runfiles root.
 import os
 import sys
 

@@ -2,7 +2,7 @@
 
 Bazel 4's native py_binary asks for a C++ toolchain of the target platform
 even when nothing is compiled; this machine has none for arm64. Tests that
-build user-style workspaces (example/oci) register it with --extra_toolchains.
+build workspaces (tests/image_ws, example/oci) register it with --extra_toolchains.
 """
 
 def _impl(ctx):

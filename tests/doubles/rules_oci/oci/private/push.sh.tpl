@@ -28,11 +28,41 @@ if [[ -n "${REPOSITORY_FILE}" ]]; then
   REPOSITORY="$(tr -d '\n' < "${runfiles}/${REPOSITORY_FILE}")"
 fi
 
-set -- ${FIXED_ARGS[@]+"${FIXED_ARGS[@]}"} "$@"
+# As upstream, the fixed and the given arguments are expanded unquoted before
+# the flags are read: each is split at whitespace (and globbed), so
+# `--tag "a b"` is three words (tag `a`, then `b`, a third argument to crane).
+words=()
+for arg in ${FIXED_ARGS[@]+"${FIXED_ARGS[@]}"} "$@"; do
+  # shellcheck disable=SC2206 # the splitting is the point
+  words+=(${arg})
+done
+set -- ${words[@]+"${words[@]}"}
+
+# A flag whose value is missing: upstream stops at `$2` with bash's
+# "unbound variable"; here the same stop says which flag.
+value_of() {
+  if (( $2 < 2 )); then
+    echo "ERROR: $1 needs a value" >&2
+    exit 1
+  fi
+}
+
+# crane's bool flags also take `--flag=<bool>` (Go's strconv.ParseBool).
+bool_of() {
+  case "${1#*=}" in
+    (1|t|T|true|TRUE|True) echo 1;;
+    (0|f|F|false|FALSE|False) echo 0;;
+    (*)
+      echo "Error: invalid argument \"${1#*=}\" for \"${1%%=*}\" flag: strconv.ParseBool: parsing \"${1#*=}\": invalid syntax" >&2
+      exit 1;;
+  esac
+}
 
 TAGS=()
 INSECURE=0
+INDEX=0
 GLOBAL_FLAGS=(--insecure-policy)
+CRANE_ARGS=()  # what upstream hands to `crane push`, in order
 while (( $# > 0 )); do
   case "$1" in
     (--insecure)
@@ -47,26 +77,83 @@ while (( $# > 0 )); do
     (--platform)
       # crane's --platform picks from a remote index; `crane push` of a
       # layout pushes its one manifest whole, whatever the platform.
+      value_of "$1" $#
       shift 2;;
     (-t|--tag)
+      value_of "$1" $#
       TAGS+=("$2")
       shift 2;;
     (--tag=*)
       TAGS+=("${1#--tag=}")
       shift;;
     (-r|--repository)
+      value_of "$1" $#
       REPOSITORY="$2"
       shift 2;;
     (--repository=*)
       REPOSITORY="${1#--repository=}"
       shift;;
     (*)
-      # Upstream hands these to `crane push`, whose only other flags
-      # (--index, --image-refs) mean nothing for a one-manifest layout.
-      echo "oci_push test double: argument '$1' is not supported (upstream passes it to crane push)" >&2
-      exit 1;;
+      CRANE_ARGS+=("$1")
+      shift;;
   esac
 done
+
+# `crane push <flags> IMAGE_DIR REF <CRANE_ARGS> --image-refs <temp file>`, read
+# as crane (go-containerregistry v0.18.0, the crane rules_oci v2.3.2 fetches)
+# reads it: push's own flags --index and --image-refs, the global flags in
+# their `=` spellings; a flag crane does not know or a third argument fails
+# before anything is pushed.
+positional=2
+set -- ${CRANE_ARGS[@]+"${CRANE_ARGS[@]}"} --image-refs "crane's temp file"
+while (( $# > 0 )); do
+  case "$1" in
+    (--)
+      positional=$(( positional + $# - 1 ))
+      break;;
+    (--index)
+      INDEX=1
+      shift;;
+    (--index=*)
+      INDEX="$(bool_of "$1")"
+      shift;;
+    (--image-refs)
+      # Upstream's own `--image-refs <temp file>` comes last and wins: crane
+      # never writes a file given here.
+      value_of "$1" $#
+      shift 2;;
+    (--image-refs=*)
+      shift;;
+    (--insecure=*)
+      INSECURE="$(bool_of "$1")"
+      shift;;
+    (--verbose=*|-v=*)
+      verbose="$(bool_of "$1")"
+      if (( verbose )); then GLOBAL_FLAGS+=(--debug); fi
+      shift;;
+    (--allow-nondistributable-artifacts=*)
+      bool_of "$1" >/dev/null
+      shift;;
+    (--platform=*)
+      shift;;
+    (-h|--help)
+      echo "oci_push test double: crane push $1 prints crane's help; not emulated" >&2
+      exit 1;;
+    (--*)
+      echo "Error: unknown flag: ${1%%=*}" >&2
+      exit 1;;
+    (-?*)
+      echo "Error: unknown shorthand flag: '${1:1:1}' in $1" >&2
+      exit 1;;
+    (*)
+      positional=$(( positional + 1 ))
+      shift;;
+  esac
+done
+if (( positional != 2 )); then
+  echo "Error: accepts 2 arg(s), received ${positional}" >&2
+  exit 1
+fi
 
 if [[ -z "${REPOSITORY}" ]]; then
   echo "ERROR: repository not set. Please pass --repository flag." >&2
@@ -92,6 +179,13 @@ copy() {
 }
 
 copy "oci:${IMAGE_DIR}" "docker://${REF}" >&2
+if (( INDEX )); then
+  # `crane push --index` pushes the layout's index.json itself, after the
+  # manifest it lists, under REF: its digest is not DIGEST, so the registry
+  # refuses it and crane fails.
+  echo "Error: PUT ${REF}: DIGEST_INVALID: provided digest did not match uploaded content" >&2
+  exit 1
+fi
 echo "${REF}"
 
 for tag in "${TAGS[@]+"${TAGS[@]}"}"; do
