@@ -177,7 +177,13 @@ def test_none_passes_bytes_through():
     assert _compress(data, "none", chunks=(100, 7)) == data
 
 
-def test_default_threads_is_the_core_count(monkeypatch):
+def test_default_threads_are_the_cores_this_process_may_use(monkeypatch):
+    # the affinity mask (narrowed by containers and remote-execution workers) first
+    monkeypatch.setattr(compress.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(compress.os, "sched_getaffinity", lambda pid: {0, 5, 7}, raising=False)
+    assert compress.default_threads() == 3
+    # without one (not Linux), the machine's count, at least 1
+    monkeypatch.delattr(compress.os, "sched_getaffinity")
     monkeypatch.setattr(compress.os, "cpu_count", lambda: 6)
     assert compress.default_threads() == 6
     monkeypatch.setattr(compress.os, "cpu_count", lambda: None)

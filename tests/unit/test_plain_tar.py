@@ -272,9 +272,3 @@ def test_no_process_to_spare_means_writing_in_process(tmp_path, monkeypatch, fai
     assert result.diff_id == "sha256:" + hashlib.sha256(got).hexdigest()
     assert child_pids() == before
 
-
-def test_default_threads_follow_the_affinity_mask(monkeypatch):
-    from pycross_layers import compress
-
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
-    assert compress.default_threads() == 1
