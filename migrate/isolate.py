@@ -75,8 +75,16 @@ def _describe(exc: BaseException) -> str:
     return f"internal error, file left as it was: {type(exc).__name__}: {exc}"
 
 
-def _serve(fn: Callable[[Any], Any], items: Sequence[Any], conn: Connection) -> None:
-    """A worker: ``None`` ends it; a list of indexes is a batch to run in order."""
+def _serve(fn: Callable[[Any], Any], items: Sequence[Any], conn: Connection,
+           parent_end: Connection | None = None) -> None:
+    """A worker: ``None`` ends it; a list of indexes is a batch to run in order.
+
+    A forked worker inherits the parent's end of its own pipe and closes it
+    first: otherwise it would never see end-of-file if the parent died without
+    stopping it, and would live on holding the parent's stdout and stderr.
+    """
+    if parent_end is not None:
+        parent_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):  # blocked by the parent around the fork
@@ -138,7 +146,8 @@ def run_isolated(
     if not items:
         return []
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    forking = "fork" in methods
+    context = multiprocessing.get_context("fork" if forking else "spawn")
     workers = max(1, min(workers, len(items)))
     size = max(1, min(MAX_BATCH, len(items) // (workers * 8)))
     queue: deque[int] = deque(range(len(items)))
@@ -147,7 +156,9 @@ def run_isolated(
 
     def start() -> _Worker[T]:
         parent, child = context.Pipe()
-        process = context.Process(target=_serve, args=(fn, items, child), daemon=True)
+        inherited = parent if forking else None  # a spawned worker gets only ``child``
+        process = context.Process(target=_serve, args=(fn, items, child, inherited),
+                                  daemon=True)
         with _stop_signals_held():
             process.start()
         child.close()

@@ -398,3 +398,48 @@ def test_signal_at_any_moment_leaves_whole_files(ws, tmp_path):
         _check_whole(ws, files)
         for path, before in files.items():
             path.write_text(before)
+
+
+ORPHAN_PARENT = """
+import os, sys, time
+from migrate import isolate
+
+def note(item):
+    with open(os.path.join(sys.argv[1], str(os.getpid())), "w"):
+        pass
+    time.sleep(0.3)
+    return item
+
+isolate.run_isolated(note, list(range(400)), 2)
+"""
+
+
+def test_workers_end_when_their_parent_dies_without_stopping_them(tmp_path):
+    """A parent killed outright (SIGKILL: no clean-up runs) must not leave its
+    workers waiting forever on their pipes, holding the parent's stdout."""
+    pids_dir = tmp_path / "pids"
+    pids_dir.mkdir()
+    script = tmp_path / "parent.py"
+    script.write_text(ORPHAN_PARENT)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    parent = subprocess.Popen([sys.executable, str(script), str(pids_dir)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(list(pids_dir.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = {int(p.name) for p in pids_dir.iterdir()}
+    assert len(workers) == 2
+    parent.kill()
+    parent.wait()
+    # the workers finish the item in hand, then see end-of-file and exit; their
+    # exit closes the parent's stdout/stderr pipes, so communicate() returns
+    parent.communicate(timeout=30)
+    deadline = time.monotonic() + 30
+    alive = set(workers)
+    while alive and time.monotonic() < deadline:
+        alive = {p for p in alive if Path(f"/proc/{p}").exists()
+                 and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"}
+        time.sleep(0.1)
+    for pid in alive:  # never leave them behind, even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive
