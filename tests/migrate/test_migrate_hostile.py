@@ -431,15 +431,19 @@ def test_workers_end_when_their_parent_dies_without_stopping_them(tmp_path):
     assert len(workers) == 2
     parent.kill()
     parent.wait()
-    # the workers finish the item in hand, then see end-of-file and exit; their
-    # exit closes the parent's stdout/stderr pipes, so communicate() returns
-    parent.communicate(timeout=30)
+    # the workers finish the item in hand, then see end-of-file and exit
     deadline = time.monotonic() + 30
     alive = set(workers)
-    while alive and time.monotonic() < deadline:
-        alive = {p for p in alive if Path(f"/proc/{p}").exists()
-                 and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"}
-        time.sleep(0.1)
-    for pid in alive:  # never leave them behind, even when the test fails
-        os.kill(pid, signal.SIGKILL)
+    try:
+        while alive and time.monotonic() < deadline:
+            alive = {p for p in alive if Path(f"/proc/{p}").exists()
+                     and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"}
+            time.sleep(0.1)
+    finally:
+        for pid in alive:  # never leave them behind, even when the test fails
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     assert not alive
+    parent.communicate(timeout=30)  # nothing holds the parent's pipes any more
