@@ -10,6 +10,7 @@ would hang or kill the test process itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -441,9 +442,7 @@ def test_workers_end_when_their_parent_dies_without_stopping_them(tmp_path):
             time.sleep(0.1)
     finally:
         for pid in alive:  # never leave them behind, even when the test fails
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     assert not alive
     parent.communicate(timeout=30)  # nothing holds the parent's pipes any more
