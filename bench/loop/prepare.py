@@ -10,11 +10,9 @@ import contextlib
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,50 +159,22 @@ def bazel(ws: Path, cache: Path, fx: dict, torch: Path, env: dict[str, str]) -> 
                  env=env)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def registry(scratch: Path) -> Iterator[str]:
-    """Debian's docker-registry on a loopback port, storage in a fresh temp dir.
+    """Debian's docker-registry on a loopback port (the tests' own
+    ``tests/support/registry.py``); yields ``127.0.0.1:PORT``, and leaves no
+    process and no storage behind. ``scratch`` is unused: the registry keeps
+    its storage in its own temporary directory."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.support.registry import running_registry
 
-    Yields ``127.0.0.1:PORT``; stops the registry and removes its storage on exit.
-    """
-    exe = shutil.which("docker-registry")
-    if not exe:
-        raise SystemExit("docker-registry not found: apt-get install docker-registry")
-    with tempfile.TemporaryDirectory(dir=scratch, prefix="registry-") as tmp:
-        port = free_port()
-        config = Path(tmp) / "config.yml"
-        config.write_text(
-            "version: 0.1\n"
-            "log:\n  level: error\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {tmp}/data\n"
-            "  delete:\n    enabled: true\n"
-            f"http:\n  addr: 127.0.0.1:{port}\n"
-        )
-        proc = subprocess.Popen([exe, "serve", str(config)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+    with contextlib.ExitStack() as stack:
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                with contextlib.suppress(OSError), \
-                        socket.create_connection(("127.0.0.1", port), 0.2):
-                    break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("docker-registry did not start")
-                time.sleep(0.05)
-            yield f"127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            running = stack.enter_context(running_registry())
+        except RuntimeError as e:  # not installed, or did not start
+            raise SystemExit(str(e)) from None
+        yield running.address
 
 
 @contextlib.contextmanager
