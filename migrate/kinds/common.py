@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 
 from migrate.fmt import string
+from migrate.kinds.table import Refuse
 from migrate.model import Attr, Context, ImplicitRef, RuleCall, Value
 
 _BASE = re.compile(r"""(["'])@([A-Za-z0-9_.~+-]+)//image(?::image)?\1""")
@@ -145,3 +146,13 @@ def labels_in(value: Value, ctx: Context) -> tuple[str, ...]:
 def _first_line(code: str) -> str:
     line = code.splitlines()[0] if code else code
     return line if len(line) <= 60 else line[:57] + "..."
+
+
+def map_base_attr(attr: Attr, call: RuleCall, ctx: Context) -> tuple[str, str] | Refuse:
+    """The ``Map`` of an image's ``base`` (``container_image``, ``py3_image``):
+    its rules_oci code and note, or a refusal when the value cannot be read."""
+    problem = unreadable(attr, call, ctx)
+    if problem is not None:
+        return Refuse("{attr}" + problem[len(attr.name):])
+    code, _, note = base_code(attr, ctx)
+    return code, note

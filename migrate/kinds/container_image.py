@@ -13,6 +13,7 @@ from migrate.kinds.common import (
     base_code,
     display_name,
     labels_in,
+    map_base_attr,
     named,
     references,
     resolved,
@@ -46,14 +47,6 @@ _NO_EQUIVALENT = {
 }
 
 
-def _base(attr: Attr, call: RuleCall, ctx: Context) -> tuple[str, str] | Refuse:
-    problem = unreadable(attr, call, ctx)
-    if problem is not None:
-        return Refuse("{attr}" + problem[len(attr.name):])
-    code, _, note = base_code(attr, ctx)
-    return code, note
-
-
 def _shell_form(attr: Attr, call: RuleCall, ctx: Context) -> tuple[str, str]:
     """A string ``cmd``/``entrypoint`` meant ``/bin/sh -c STRING`` in rules_docker."""
     if attr.value.kind != "string":
@@ -71,7 +64,7 @@ def _labels(attr: Attr, call: RuleCall, ctx: Context) -> str | Refuse:
 
 TABLE = {
     "name": Keep(),
-    "base": Map(_base),
+    "base": Map(map_base_attr),
     "tars": Custom("oci_image.tars (after layers): one layer per tar, no longer squashed"),
     "layers": Custom("oci_image.tars: each entry must be a tar file"),
     "env": Keep(),

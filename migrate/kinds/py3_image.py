@@ -15,11 +15,11 @@ from migrate.kinds.common import (
     base_code,
     display_name,
     labels_in,
+    map_base_attr,
     named,
     references,
-    unreadable,
 )
-from migrate.kinds.table import Custom, Keep, Map, Refuse, apply, copy_attr
+from migrate.kinds.table import Custom, Keep, Map, apply, copy_attr
 from migrate.labels import buildifier_string_key, parse_label, shorten_label
 from migrate.model import (
     Attr,
@@ -44,17 +44,9 @@ EQUIVALENTS = {".tar": "py_image's :NAME.tar (oci_load)", ".digest": "oci_image'
 FILE_EQUIVALENT = "py_image's :NAME.tarball (the docker-archive file)"
 
 
-def _base(attr: Attr, call: RuleCall, ctx: Context) -> tuple[str, str] | Refuse:
-    problem = unreadable(attr, call, ctx)
-    if problem is not None:
-        return Refuse("{attr}" + problem[len(attr.name):])
-    code, _, note = base_code(attr, ctx)
-    return code, note
-
-
 TABLE = {
     "name": Custom("py_image.name; the binary is NAME.binary"),
-    "base": Map(_base, to=(IMAGE,)),
+    "base": Map(map_base_attr, to=(IMAGE,)),
     "env": Keep(to=(IMAGE,)),
     "deps": Custom("py_binary.deps"),
     "layers": Custom("py_binary.deps and one py_image.layer_groups entry each"),
