@@ -30,23 +30,6 @@ EDIT_LINE = 'GREETING = "edit {n}"'
 # run that way.
 SANDBOX_FLAGS = ["--nosandbox_debug"]
 
-TORCH_BUILD = """\
-# torch from PyPI (the real CPU wheel, unzipped into site-packages/): a pip-style repository.
-load("@rules_python//python:py_library.bzl", "py_library")
-
-package(default_visibility = ["//visibility:public"])
-
-py_library(
-    name = "pkg",
-    srcs = glob(["site-packages/**/*.py"], allow_empty = True),
-    data = glob(
-        ["site-packages/**"],
-        exclude = ["**/*.py", "**/*.pyc", "**/__pycache__/**", "**/RECORD"],
-    ),
-    imports = ["site-packages"],
-)
-"""
-
 
 def log(msg: str) -> None:
     print(f"[loop] {msg}", file=sys.stderr, flush=True)
@@ -60,9 +43,15 @@ def _load(path: Path, name: str):
     return module
 
 
+def _images():
+    """tests/images/build.py, the tests' fixture builder (loaded once)."""
+    return sys.modules.get("_loop_images") or _load(REPO / "tests" / "images" / "build.py",
+                                                    "_loop_images")
+
+
 def fixtures() -> dict:
     """Base images and the hermetic interpreter repository (tests/images/build.py, cached)."""
-    return _load(REPO / "tests" / "images" / "build.py", "_loop_images").build_all()
+    return _images().build_all()
 
 
 def torch_repo(cache: Path) -> Path | None:
@@ -80,8 +69,7 @@ def torch_repo(cache: Path) -> Path | None:
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
     subprocess.run(["cp", "-al", str(site), str(repo / "site-packages")], check=True)
-    (repo / "WORKSPACE").write_text(f'workspace(name = "{TORCH_REPO}")\n')
-    (repo / "BUILD.bazel").write_text(TORCH_BUILD)
+    _images()._write_pip_repo(repo, TORCH_REPO, "torch (the real CPU wheel, unzipped)", [])
     marker.write_text("ok\n")
     return repo
 

@@ -296,7 +296,7 @@ def _requires(meta: email.message.Message, names: list[str]) -> list[str]:
 def _write_pip_repo(repo: Path, repo_name: str, what: str, requires: list[str]) -> None:
     (repo / "WORKSPACE").write_text(f'workspace(name = "{repo_name}")\n')
     (repo / "BUILD.bazel").write_text(f'''\
-# {what} from PyPI, installed with pip into site-packages/ (a pip-style repository).
+# {what} from PyPI, in site-packages/ (a pip-style repository).
 load("@rules_python//python:py_library.bzl", "py_library")
 
 package(default_visibility = ["//visibility:public"])
