@@ -1,6 +1,7 @@
 """The uncompressed layer written straight into its file (plain_tar): the bytes of
-the streaming tar writer whatever the writer processes, the segment cut, the
-copy method or the digest setting; errors of a writer process reach the caller."""
+the streaming tar writer whatever the writer processes, the cut into ranges and
+pieces, the small-file cache, the copy method, the digest setting or whether
+sizes were known before; errors of a writer process reach the caller."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pycross_layers import plain_tar
 from pycross_layers.entries import DIR, FILE, SYMLINK, Entry
 from pycross_layers.errors import LayerError
 from pycross_layers.layers import layer_items
-from pycross_layers.tarball import TarPolicy, plan_tar, write_tar
+from pycross_layers.tarball import TarPolicy, write_tar
 
 POLICY = TarPolicy(mtime=1234)
 REAL_CAN_FORK = plain_tar._can_fork
@@ -38,12 +39,14 @@ def streamed(items) -> bytes:
     return buf.getvalue()
 
 
-def direct(path, items, workers: int, digest: bool = True, min_cost: int = 0):
-    plan = plan_tar(items, POLICY)
+def direct(path, items, workers: int, digest: bool = True, forked: bool = True, **knobs):
+    """``forked``: thresholds at zero, so that even these small layers are laid out
+    and written by writer processes (when ``workers`` > 1)."""
+    if forked:
+        knobs = {"fork_records": 0, "fork_bytes": 0, **knobs}
     with open(path, "w+b") as f:  # readable too: the diff_id is read back
-        result = plain_tar.write_plain_tar(f.fileno(), plan, POLICY, workers, digest,
-                                           min_cost=min_cost)
-    return path.read_bytes(), result, plan
+        result = plain_tar.write_plain_tar(f.fileno(), items, POLICY, workers, digest, **knobs)
+    return path.read_bytes(), result
 
 
 def child_pids() -> set[int]:
@@ -90,31 +93,67 @@ def sample(tmp_path, n_small: int = 40):
 def test_same_bytes_as_the_stream_for_any_writer_count(tmp_path, workers):
     items = sample(tmp_path)
     want = streamed(items)
-    got, result, plan = direct(tmp_path / "out.tar", items, workers)
+    got, result = direct(tmp_path / "out.tar", items, workers)
     assert got == want
-    assert plan.size == len(want)
+    assert result.size == len(want)
     assert result.diff_id == "sha256:" + hashlib.sha256(want).hexdigest()
-    assert result.processes == len(plain_tar.segments(plan, workers, 0))
-    assert (result.processes > 1) == (workers > 1)
+    assert result.processes == workers  # one range (laid out and written) per writer
 
 
-def test_segment_cut_and_digest_never_change_a_byte(tmp_path):
+@pytest.mark.parametrize("workers", [2, 3])
+def test_laid_out_here_written_by_writers(tmp_path, workers):
+    """Few records, many bytes: the caller lays out, the writers share the writes."""
+    items = sample(tmp_path)
+    want = streamed(items)
+    got, result = direct(tmp_path / "out.tar", items, workers, fork_records=10**9,
+                         piece=64 * 1024)
+    assert got == want
+    assert result.diff_id == "sha256:" + hashlib.sha256(want).hexdigest()
+    assert 1 < result.processes <= workers
+
+
+def test_cut_pieces_cache_and_digest_never_change_a_byte(tmp_path):
     items = sample(tmp_path, n_small=120)
     want = streamed(items)
-    plan = plan_tar(items, POLICY)
-    cuts = {tuple(plain_tar.segments(plan, w, 0)) for w in range(1, 12)}
-    assert len(cuts) > 5  # many different cuts...
     for w in range(1, 12):
-        got, result, _ = direct(tmp_path / f"o{w}.tar", items, w, digest=w % 2 == 0)
-        assert got == want  # ...one set of bytes
+        knobs = {"piece": (1 << 20, 4096, 512)[w % 3], "cache_limit": (0, 5000, 1 << 30)[w % 3],
+                 "fork_records": (0, 10**9)[w % 2]}
+        got, result = direct(tmp_path / f"o{w}.tar", items, w, digest=w % 2 == 0, **knobs)
+        assert got == want, knobs  # one set of bytes
         assert result.diff_id == ("sha256:" + hashlib.sha256(want).hexdigest()
                                   if w % 2 == 0 else None)
+        assert (result.entries, result.size) == (len(items), len(want))
+
+
+def test_sizes_learnt_by_the_writers_same_bytes(tmp_path):
+    """A directory walk leaves file sizes unknown (None): the writers fstat."""
+    items = sample(tmp_path)
+    unknown = [(name, e if e is None or e.kind != FILE or e.source is None
+                else Entry(e.path, FILE, e.runfiles_path, e.source, None, None, e.origin))
+               for name, e in items]
+    want = streamed(items)
+    assert streamed(unknown) == want
+    for workers in (1, 3):
+        got, result = direct(tmp_path / f"o{workers}.tar", unknown, workers)
+        assert got == want
+        assert result.content_bytes == sum(e.size for _n, e in items
+                                           if e is not None and e.kind == FILE)
 
 
 def test_small_layers_stay_in_process(tmp_path):
     items = sample(tmp_path)
-    got, result, _ = direct(tmp_path / "o.tar", items, 8, min_cost=plain_tar.MIN_PARALLEL_COST)
+    got, result = direct(tmp_path / "o.tar", items, 8, forked=False)
+    assert len(items) < plain_tar.FORK_RECORDS and len(got) < plain_tar.FORK_BYTES
     assert result.processes == 1 and got == streamed(items)
+
+
+def test_a_fifo_in_place_of_a_file_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    items = layer_items([Entry(path="x/f", kind=FILE, source=str(fifo), size=None)], "")
+    for workers in (1, 2):
+        with pytest.raises(LayerError, match="is a fifo, not a regular file"):
+            direct(tmp_path / f"o{workers}.tar", items, workers)
 
 
 def test_read_and_write_fallback_without_kernel_copy(tmp_path, monkeypatch):
@@ -127,14 +166,14 @@ def test_read_and_write_fallback_without_kernel_copy(tmp_path, monkeypatch):
 
     monkeypatch.setattr(plain_tar.os, "copy_file_range", unsupported)
     for workers in (1, 2):
-        got, _result, _ = direct(tmp_path / f"o{workers}.tar", items, workers)
+        got, _result = direct(tmp_path / f"o{workers}.tar", items, workers)
         assert got == streamed(items)
     assert calls  # the kernel copy was tried, and refused
 
 
 def test_big_executable_keeps_its_mode(tmp_path):
     items = sample(tmp_path)
-    got, _result, _ = direct(tmp_path / "o.tar", items, 2)
+    got, _result = direct(tmp_path / "o.tar", items, 2)
     with tarfile.open(fileobj=io.BytesIO(got)) as t:
         assert t.getmember("app/app.runfiles/ws/big0.so").mode == 0o755
         assert t.getmember("app/app.runfiles/ws/big1.so").mode == 0o644
@@ -186,17 +225,18 @@ names = st.text(alphabet=st.sampled_from("abé/_."), min_size=1, max_size=130).f
        sizes=st.lists(st.integers(0, 3000), min_size=12, max_size=12),
        workers=st.integers(1, 4))
 def test_any_tree_same_bytes_as_the_stream(tmp_path, paths, sizes, workers):
-    src = tmp_path / "f"
-    src.write_bytes(b"#!" + b"x" * 3000)
     by_path: dict[str, Entry] = {}
-    for p, size in zip(paths, sizes):
+    for i, (p, size) in enumerate(zip(paths, sizes)):
         if any(q.startswith(p + "/") or p.startswith(q + "/") for q in by_path):
             continue
-        by_path[p] = Entry(path=p, kind=FILE, source=str(src) if size else None, size=size)
+        src = tmp_path / f"f{i}"
+        src.write_bytes((b"#!" + b"x" * 3000)[:size])
+        known = size if i % 2 else None  # sizes known before, or learnt by the writers
+        by_path[p] = Entry(path=p, kind=FILE, source=str(src) if size else None, size=known)
     items = layer_items(list(by_path.values()), "app")
-    got, result, plan = direct(tmp_path / "o.tar", items, workers)
+    got, result = direct(tmp_path / "o.tar", items, workers)
     assert got == streamed(items)
-    assert [o for o, _n, _e in plan.records[1:]] == sorted(o for o, _n, _e in plan.records[1:])
+    assert result.size == len(got)
 
 
 def test_relative_bare_and_absolute_sources(tmp_path, monkeypatch):
@@ -210,7 +250,7 @@ def test_relative_bare_and_absolute_sources(tmp_path, monkeypatch):
                Entry(path="x/3", kind=FILE, source=str(tmp_path / "d" / "a.py"), size=4),
                Entry(path="x/4", kind=FILE, source="d/a.py", size=4)]
     items = layer_items(entries, "")
-    got, _result, _ = direct(tmp_path / "o.tar", items, 1)
+    got, _result = direct(tmp_path / "o.tar", items, 1)
     assert got == streamed(items)
     with tarfile.open(fileobj=io.BytesIO(got)) as t:
         assert [t.extractfile(f"x/{i}").read() for i in range(1, 5)] == [
@@ -228,7 +268,7 @@ def test_diff_id_read_back_without_mmap(tmp_path, monkeypatch):
 
     monkeypatch.setattr(mmap, "mmap", no_mmap)
     for workers in (1, 2):
-        _got, result, _ = direct(tmp_path / f"o{workers}.tar", items, workers)
+        _got, result = direct(tmp_path / f"o{workers}.tar", items, workers)
         assert result.diff_id == want
 
 
@@ -242,7 +282,7 @@ def test_no_fork_while_another_thread_runs(tmp_path, monkeypatch):
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        got, result, _ = direct(tmp_path / "o.tar", items, 3)
+        got, result = direct(tmp_path / "o.tar", items, 3)
     finally:
         stop.set()
         thread.join()
@@ -265,7 +305,7 @@ def test_no_process_to_spare_means_writing_in_process(tmp_path, monkeypatch, fai
 
     monkeypatch.setattr(os, "fork", fork)
     before = child_pids()
-    got, result, _ = direct(tmp_path / "o.tar", items, 3)
+    got, result = direct(tmp_path / "o.tar", items, 3)
     assert len(calls) == fail_at + 1  # it really tried, and failed at that writer
     assert result.processes == 1
     assert got == streamed(items)

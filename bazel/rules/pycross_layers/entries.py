@@ -28,7 +28,8 @@ class Entry:
         source: host file whose bytes are copied (FILE only; None for an empty file).
         target: link target (SYMLINK only): relative, inside the runfiles; or
             absolute, a path in the image (``links``).
-        size: bytes of content (FILE only).
+        size: bytes of content (FILE only); None when not known yet (a file found by
+            walking a directory: the writer learns it from the descriptor it reads).
         origin: what to name in error messages (a manifest line or a host path).
         input: the exec path of the Bazel input backing this entry (manifest mode).
     """
@@ -38,12 +39,13 @@ class Entry:
     runfiles_path: str | None = None
     source: str | None = None
     target: str | None = None
-    size: int = 0
+    size: int | None = 0
     origin: str = ""
     input: str | None = None
 
     def __init__(self, path: str, kind: str, runfiles_path: str | None = None,
-                 source: str | None = None, target: str | None = None, size: int = 0,
+                 source: str | None = None, target: str | None = None,
+                 size: int | None = 0,
                  origin: str = "", input: str | None = None) -> None:  # noqa: A002
         # The generated __init__ of a frozen dataclass sets each field through
         # object.__setattr__ (4.5 us per entry); filling __dict__ once is 3x faster,
@@ -136,12 +138,25 @@ def _same_content(a: Entry, b: Entry) -> bool:
         return a.target == b.target
     if a.kind == DIR:
         return True
-    if a.size != b.size:  # same bytes, same mode: the tar writer takes it from content
-        return False
-    if a.source == b.source or a.size == 0:
+    # Same bytes, same mode: the tar writer takes it from content.
+    if a.source == b.source:
         return True
-    assert a.source is not None and b.source is not None
+    if a.source is None or b.source is None:  # an empty file against a source
+        return _size(b if a.source is None else a) == 0
+    if _size(a) != _size(b):
+        return False
     return filecmp.cmp(a.source, b.source, shallow=False)
+
+
+def _size(e: Entry) -> int:
+    """A file entry's size, from disk when the walk left it unknown."""
+    if e.size is not None:
+        return e.size
+    assert e.source is not None
+    try:
+        return os.stat(e.source).st_size
+    except OSError as err:
+        raise LayerError(f"{e.origin}: cannot read {e.source}: {err.strerror}") from None
 
 
 @dataclass

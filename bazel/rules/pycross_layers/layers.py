@@ -18,10 +18,10 @@ from typing import BinaryIO
 
 from . import compress
 from .classify import Classifier
-from .entries import DIR, Entry, check_tree
+from .entries import DIR, Entry
 from .errors import LayerError
 from .plain_tar import write_plain_tar
-from .tarball import TarPolicy, TarStats, plan_tar, write_tar
+from .tarball import TarPolicy, TarStats, write_tar
 
 
 @dataclass
@@ -52,10 +52,9 @@ def normalise_root(root: str) -> str:
 def assign(entries: Iterable[Entry], classifier: Classifier) -> dict[str, list[Entry]]:
     """Every entry in exactly one group; all groups present, possibly empty.
 
-    Fails on conflicting entries (see ``check_tree``) before any layer is written.
+    The entries are free of conflicts (``check_tree``): a walked directory cannot
+    have any, and ``parse_manifest`` checks the paths a manifest declares.
     """
-    entries = list(entries)
-    check_tree(entries)
     groups: dict[str, list[Entry]] = {name: [] for name in classifier.order}
     for e in entries:
         groups[classifier.classify(e.runfiles_path)].append(e)
@@ -74,6 +73,8 @@ def layer_items(entries: Sequence[Entry], root: str) -> list[tuple[str, Entry | 
         while parent and parent not in items:
             items[parent] = None
             parent = parent.rpartition("/")[0]
+    if all(name.isascii() for name in items):  # str order is byte order: no encoding
+        return sorted(items.items())  # names are unique: entries are never compared
     return sorted(items.items(), key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
 
 
@@ -148,12 +149,12 @@ def write_layer(path: str, name: str, entries: Sequence[Entry], root: str, polic
     try:
         with atomic_output(path) as raw:
             if method == "none":  # straight into the file: no stream, no second hash
-                plan = plan_tar(layer_items(entries, root), policy)
                 raw.flush()
-                plain = write_plain_tar(raw.fileno(), plan, policy, workers, digest)
-                stats = TarStats(plan.entries, plan.content_bytes, plan.size,
+                plain = write_plain_tar(raw.fileno(), layer_items(entries, root), policy,
+                                        workers, digest)
+                stats = TarStats(plain.entries, plain.content_bytes, plain.size,
                                  plain.diff_id or "")
-                size, file_digest = plan.size, stats.diff_id
+                size, file_digest = plain.size, stats.diff_id
             else:
                 out = _CountingFile(raw, hashing=digest)
                 stream = compress.open_writer(out, method, level, threads)

@@ -37,6 +37,7 @@ from .entries import (
     Entry,
     check_link_target,
     check_relative_path,
+    check_tree,
     empty_entry,
     file_entry,
 )
@@ -175,8 +176,9 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
         if e.path not in collector.entries:
             collector.add(e)
     collector.check_links()
-    return Manifest(workspace=workspace, launcher=launcher,
-                    entries=list(collector.entries.values()), members=members)
+    entries = list(collector.entries.values())
+    check_tree(entries)  # declared paths may clash; a walked directory cannot
+    return Manifest(workspace=workspace, launcher=launcher, entries=entries, members=members)
 
 
 def _runfiles_by_input(records, workspace):

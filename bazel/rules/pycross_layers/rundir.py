@@ -66,19 +66,23 @@ def walk_tree(
         name, host = child.name, child.path
         image_path = image_dir + name
         rf_path = rf_dir + name
-        st = child.stat(follow_symlinks=False)  # one lstat per entry, reused below
-        mode = st.st_mode
-        if stat.S_ISREG(mode):  # the common case first, without a call per entry
-            yield Entry(image_path, FILE, rf_path, host, None, st.st_size, host)
-        elif stat.S_ISLNK(mode):
+        # The kind comes from the directory listing (d_type): no stat per file. A
+        # file's size is learnt by the writer from the descriptor it reads.
+        if child.is_file(follow_symlinks=False):  # the common case first
+            yield Entry(image_path, FILE, rf_path, host, None, None, host)
+        elif child.is_symlink():
             yield from _link(host, image_path, rf_path, stack, _read_through, rule, output,
                              staged, link_targets)
-        elif stat.S_ISDIR(mode):
+        elif child.is_dir(follow_symlinks=False):
             yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
             yield from walk_tree(host, image_path, rf_path, stack, _read_through, rule=rule,
                                  output=output, staged=staged, link_targets=link_targets)
         else:
-            raise LayerError(f"{host}: is {describe_mode(st.st_mode)}; only files, "
+            try:
+                what = describe_mode(child.stat(follow_symlinks=False).st_mode)
+            except OSError as e:
+                raise LayerError(f"{host}: cannot read: {e.strerror}") from None
+            raise LayerError(f"{host}: is {what}; only files, "
                              "directories and symlinks can go into a layer")
     stack.pop()
 

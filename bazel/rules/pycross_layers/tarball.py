@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .entries import DIR, FILE, SYMLINK, Entry
+from .entries import DIR, FILE, SYMLINK, Entry, describe_mode
 from .errors import LayerError
 
 BLOCK = 512
@@ -42,7 +44,9 @@ def check_mtime(mtime) -> int:
         raise LayerError(f"--mtime {mtime}: must be 0..{MTIME_LIMIT - 1} (seconds since the "
                          "epoch; a tar header holds 11 octal digits)")
     return mtime
-_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+#: How a source file is opened (a fifo swapped in after the walk must not hang).
+SOURCE_FLAGS = (os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+                | getattr(os, "O_NONBLOCK", 0))
 _EXEC_MAGIC = (b"#!", b"\x7fELF")
 HEAD_BYTES = 4  # the longest of _EXEC_MAGIC: all a file's mode depends on
 
@@ -156,25 +160,35 @@ class FileHeaders:
 
     def file(self, name: str, size: int, head: bytes) -> bytes | None:
         """The header of a regular file named ``name`` whose first bytes are ``head``."""
-        raw = name.encode("utf-8", "surrogateescape")
-        if len(raw) > 100 or not raw.isascii() or size > _MAX_USTAR_SIZE or not self._mid:
+        if not name.isascii() or len(name) > 100 or size > _MAX_USTAR_SIZE or not self._mid:
             return None
+        raw = name.encode("ascii")
         executable = head.startswith(_EXEC_MAGIC)
         size_f = b"%011o\0" % size
         checksum = self._base[executable] + sum(raw) + sum(size_f)
-        return b"".join((raw, bytes(100 - len(raw)), self._mid[executable], size_f,
-                         self._mtime_f, b"%06o\0 " % checksum, self._tail))
+        # struct's 100s pads the name with NULs to its 100 bytes
+        return _FILE_HEADER.pack(raw, self._mid[executable], size_f, self._mtime_f,
+                                 b"%06o\0 " % checksum, self._tail)
 
 
-def entry_header(name: str, entry: Entry | None, policy: TarPolicy, head: bytes = b"") -> bytes:
+#: name, mode + uid + gid, size, mtime, checksum, typeflag + link name + the rest
+_FILE_HEADER = struct.Struct("100s24s12s12s8s356s")
+
+
+def entry_header(name: str, entry: Entry | None, policy: TarPolicy, head: bytes = b"",
+                 size: int | None = None) -> bytes:
     """The header block(s) for ``name`` (a directory when ``entry`` is None);
-    ``head``: a file's first bytes, which decide its mode."""
+    ``head``: a file's first bytes, which decide its mode; ``size``: a file's
+    size when the entry does not know it (``source_size``)."""
     kind = DIR if entry is None else entry.kind
     raw_name = name.encode("utf-8", "surrogateescape")
     if kind == DIR:
         raw_name += b"/"
     link = (entry.target or "").encode("utf-8", "surrogateescape") if kind == SYMLINK else b""
-    size = entry.size if kind == FILE and entry is not None else 0
+    if kind != FILE or entry is None:
+        size = 0
+    elif size is None:
+        size = entry.size or 0
     pax = b""
     if len(raw_name) > 100 or not raw_name.isascii():
         pax += _pax_record("path", raw_name)
@@ -196,53 +210,20 @@ def entry_header(name: str, entry: Entry | None, policy: TarPolicy, head: bytes 
 END = bytes(2 * BLOCK)  # the end of every archive: two zero blocks
 
 
-@dataclass
-class TarPlan:
-    """Where every record of a tar goes, before a byte is written.
-
-    ``records``: ``(offset, name, entry)`` in archive order, the offset being
-    that of the record's header; ``entry`` is None for a directory that is
-    only a parent. A header's length depends on the name, the link target and
-    the size, never on the mode (which a file's content decides), so the
-    offsets are exact before any file is opened. The last record, named '',
-    is the end-of-archive blocks.
-    """
-
-    records: list[tuple[int, str, Entry | None]]
-    size: int
-    entries: int
-    content_bytes: int
-
-
-def header_length(name: str, entry: Entry | None, policy: TarPolicy) -> int:
-    """``len(entry_header(name, entry, policy))`` without building the common (ustar
-    only) header: one block unless a PAX header is needed."""
-    raw = name.encode("utf-8", "surrogateescape")
-    if entry is None:
-        simple = len(raw) < 100 and raw.isascii()  # a directory's name gets a '/'
-    elif entry.kind == SYMLINK:
-        link = (entry.target or "").encode("utf-8", "surrogateescape")
-        simple = len(raw) <= 100 and raw.isascii() and len(link) <= 100 and link.isascii()
-    else:
-        limit = 99 if entry.kind == DIR else 100
-        simple = len(raw) <= limit and raw.isascii() and entry.size <= _MAX_USTAR_SIZE
-    return BLOCK if simple else len(entry_header(name, entry, policy))
-
-
-def plan_tar(items: Iterable[tuple[str, Entry | None]], policy: TarPolicy) -> TarPlan:
-    """The layout of ``items`` (sorted (name, entry) pairs) as one tar."""
-    records: list[tuple[int, str, Entry | None]] = []
-    offset = content = count = 0
-    for name, entry in items:
-        count += 1
-        records.append((offset, name, entry))
-        offset += header_length(name, entry, policy)
-        if entry is not None and entry.kind == FILE and entry.size:
-            assert entry.source is not None
-            offset += entry.size + (-entry.size % BLOCK)
-            content += entry.size
-    records.append((offset, "", None))
-    return TarPlan(records, offset + len(END), count, content)
+def source_size(fd: int, entry: Entry) -> int:
+    """The size of the open source file of ``entry``: the walk of a directory does
+    not stat its files (the writer learns the size from the descriptor it reads),
+    and a size known before (a manifest's input) must not have changed."""
+    try:
+        st = os.fstat(fd)
+    except OSError as e:
+        raise LayerError(f"{entry.origin}: cannot read {entry.source}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise LayerError(f"{entry.origin}: {entry.source} is {describe_mode(st.st_mode)}, "
+                         "not a regular file")
+    if entry.size is not None and st.st_size != entry.size:
+        raise LayerError(f"{entry.origin}: {entry.source} changed size while being read")
+    return st.st_size
 
 
 @dataclass
@@ -301,14 +282,13 @@ def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
     stats = TarStats()
     for name, entry in items:
         stats.entries += 1
-        if entry is None or entry.kind != FILE or not entry.size:
+        if entry is None or entry.kind != FILE or entry.source is None or entry.size == 0:
             sink.write(entry_header(name, entry, policy))
             continue
-        assert entry.source is not None
-        remaining = entry.size
         try:  # os.open/os.read: no file object per entry (hot path on many small files)
-            fd = os.open(entry.source, _O_READ)
+            fd = os.open(entry.source, SOURCE_FLAGS)
             try:
+                size = remaining = source_size(fd, entry)
                 # The first read also gives the bytes that decide the mode, so
                 # the header goes out after it (a short read is topped up).
                 chunk = os.read(fd, min(CHUNK, remaining))
@@ -317,7 +297,7 @@ def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
                     if not more:
                         break
                     chunk += more
-                sink.write(entry_header(name, entry, policy, chunk[:HEAD_BYTES]))
+                sink.write(entry_header(name, entry, policy, chunk[:HEAD_BYTES], size))
                 while chunk:
                     if len(chunk) >= CHUNK // 4:
                         sink.write_large(chunk)
@@ -333,8 +313,8 @@ def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
             raise LayerError(f"{entry.origin}: cannot read {entry.source}: {e.strerror}") from None
         if remaining:
             raise LayerError(f"{entry.origin}: {entry.source} changed size while being read")
-        stats.content_bytes += entry.size
-        pad = -entry.size % BLOCK
+        stats.content_bytes += size
+        pad = -size % BLOCK
         if pad:
             sink.write(b"\0" * pad)
     sink.write(b"\0" * (2 * BLOCK))
