@@ -122,6 +122,33 @@ def prepare_small(cache: Path) -> Path:
     return tree
 
 
+MANIFEST = "layers.manifest"  # beside app.runfiles: what py_image_layers would write
+GROUPS = ("interpreter", "packages", "app")
+
+
+def write_manifest(tree: Path) -> None:
+    """The manifest the ``py_image_layers`` rule would write for the tree (every
+    file a ``file`` line; exec paths relative to the tree, the action's execroot),
+    so that the Bazel action's form of the core (``layer``) runs on it too. The
+    launcher ``app`` beside ``app.runfiles`` is written first: both forms take it."""
+    launcher = tree / RF.removesuffix(".runfiles")
+    if not launcher.exists():
+        launcher.write_text("#!/usr/bin/env python3\n# the binary's launcher\n")
+    lines = ["pycross-image-manifest\t1", f"workspace\t{WORKSPACE}",
+             f"launcher\t{launcher.name}\t{launcher.name}"]
+    for dirpath, dirs, names in os.walk(tree / RF):
+        dirs.sort()
+        for name in sorted(names):
+            exec_path = os.path.relpath(os.path.join(dirpath, name), tree)
+            repo, _sep, rest = exec_path[len(RF) + 1:].partition("/")
+            short = rest if repo == WORKSPACE else f"../{repo}/{rest}"
+            lines.append(f"file\t{short}\t{exec_path}")
+    text = "\n".join(lines) + "\n"
+    path = tree / MANIFEST
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 def tree_stats(tree: Path) -> tuple[int, int]:
     files = size = 0
     for dirpath, _dirs, names in os.walk(tree / RF):
@@ -164,6 +191,20 @@ def core_row(method: str, label: str) -> Row:
                stdout_to_out=False, method=method)
 
 
+def action_row() -> Row:
+    """The Bazel action's form: one ``layer`` run per group (Bazel runs them in
+    parallel; here one after another), computing no digest (nothing reads one
+    there: the image rules hash the layer files themselves)."""
+    script = ('set -e; mkdir -p "$1"; for g in ' + " ".join(GROUPS) + '; do '
+              f'"$0" -m pycross_layers layer --manifest {MANIFEST} --only "$g" '
+              '--output "$1/$g.tar" --compress none; done')
+    shown = (f"pycross-image layer --manifest M --only G --compress none  "
+             f"(Bazel action; {len(GROUPS)} groups, one after another)")
+    return Row("core none, action", "tar", "core", shown,
+               [["sh", "-c", script, sys.executable, "{out}"]], stdout_to_out=False,
+               method="none")
+
+
 def peer_rows() -> list[Row]:
     tarfile_py = ("import sys, tarfile\n"
                   "with tarfile.open(sys.argv[1], 'w') as t:\n"
@@ -194,7 +235,7 @@ def zstd_importable() -> bool:
 
 
 def all_rows() -> list[Row]:
-    rows = [core_row("none", "none"), core_row("gzip", "gzip-6")]
+    rows = [core_row("none", "none"), action_row(), core_row("gzip", "gzip-6")]
     if zstd_importable():
         rows.append(core_row("zstd", "zstd-3"))
     else:
@@ -298,7 +339,8 @@ def run_once(row: Row, tree: Path, out: Path) -> tuple[float, float, int, dict[s
             f.unlink()
     if row.kind == "core":
         files = {p.name: p for p in sorted(target.iterdir()) if p.name != "layers.json"}
-        files["layers.json"] = target / "layers.json"
+        if (target / "layers.json").exists():  # not from the Bazel action's form
+            files["layers.json"] = target / "layers.json"
     else:
         files = {"out": target}
     return wall, cpu, rss, files
@@ -335,14 +377,24 @@ def check_core(results: dict[str, Result], rows: list[Row], outs: dict[str, dict
         runs = results[row.name].digests
         if any(d != runs[0] for d in runs[1:]):
             raise SystemExit(f"{tree_name}: {row.name}: runs gave different bytes: {runs}")
+        layer_files = len([n for n in runs[0] if n != "layers.json"])
+        meta = " + layers.json" if "layers.json" in runs[0] else ""
         checks.append(f"{row.name}: {len(runs)} runs, identical bytes "
-                      f"({len(runs[0]) - 1} layer files + layers.json)")
+                      f"({layer_files} layer files{meta})")
     plain = next((r for r in rows if r.kind == "core" and r.method == "none"), None)
     if plain is None:
         return checks
     plain_digests = results[plain.name].digests[0]
     for row in rows:
-        if row.kind != "core" or row.method == "none":
+        if row.kind != "core" or row is plain:
+            continue
+        if row.method == "none":  # the Bazel action's form: same layer bytes
+            differ = [n for n in (g + ".tar" for g in GROUPS)
+                      if results[row.name].digests[0].get(n) != plain_digests.get(n)]
+            if differ:
+                raise SystemExit(f"{tree_name}: {row.name}: {', '.join(differ)} differ from "
+                                 f"{plain.name}'s")
+            checks.append(f"{row.name}: every layer byte for byte that of {plain.name}")
             continue
         ext = {"gzip": ".tar.gz", "zstd": ".tar.zst"}[row.method]
         for fname, path in outs[row.name].items():
@@ -510,18 +562,25 @@ def goals(all_results: dict[str, dict[str, Result]], cores: int,
                     f"{torch['GNU tar'].cpu:.2f} s.")
     add(f"torch, none: <= {GOAL_NONE}x GNU tar", "torch", "core none", "GNU tar", GOAL_NONE,
         False,
-        "file bodies are copied by the kernel (copy_file_range) like GNU tar's read + write, "
-        "but the core also computes the diff_id for layers.json (sha256 of 700 MB, read back "
-        "while the writers run) and starts a Python interpreter." + cpu_none,
-        "file bodies are copied by the kernel; the diff_id is read back on the other "
-        "core while the writers run." + cpu_none)
+        "file bodies are copied by the kernel (copy_file_range) on every core, but the "
+        "`layers` command also computes the diff_id for layers.json: a sha256 of 700 MB, about "
+        "0.5 s of one core, which can only follow the writers as far as they have written; "
+        "and a Python interpreter starts." + cpu_none,
+        "file bodies are copied by the kernel on every core; the diff_id is read back while "
+        "the writers run." + cpu_none)
+    add(f"torch, none, Bazel action: <= {GOAL_NONE}x GNU tar", "torch", "core none, action",
+        "GNU tar", GOAL_NONE, False,
+        "no digest, kernel copies on every core; what is left is the start of three Python "
+        "interpreters and the per-file layout.",
+        "no digest (nothing reads it in the action), file bodies copied by the kernel on "
+        "every core.")
     cpu_note = ""
     if "core gzip-6" in torch and "tar | pigz -6" in torch:
         cpu_note = (f" CPU: core {torch['core gzip-6'].cpu:.1f} s, tar|pigz "
                     f"{torch['tar | pigz -6'].cpu:.1f} s on {cores} cores: both are deflate-bound "
-                    "(the same zlib at level 6 on the same 128 KiB blocks primed with 32 KiB); "
-                    "deflate alone is about what pigz's whole pipeline spends, so with every core "
-                    "busy the core cannot be much faster than pigz.")
+                    "(the same zlib at level 6 on the same 128 KiB blocks); the core primes each "
+                    "block with 8 KiB where pigz primes with 32 KiB, which saves about 5% of "
+                    "deflate's time; with every core busy that saving is all the lead there is.")
     add(f"torch, gzip-6: <= {GOAL_GZIP}x tar | pigz -6", "torch", "core gzip-6",
         "tar | pigz -6", GOAL_GZIP, False, cpu_note.strip(), cpu_note.strip())
     size = None
@@ -530,7 +589,7 @@ def goals(all_results: dict[str, dict[str, Result]], cores: int,
     add(f"torch, gzip-6 size within {GOAL_GZIP_SIZE:.0%} of pigz -6", "torch", "core gzip-6",
         "tar | pigz -6", 1 + GOAL_GZIP_SIZE, False,
         "block-parallel deflate loses a little ratio at every 128 KiB block boundary",
-        "each block is primed with the previous 32 KiB, as pigz does",
+        "each block is primed with the previous 8 KiB (pigz: 32 KiB)",
         fmt=lambda x: f"{(x - 1) * 100:+.2f}%", value=size, busy_ratio=False)
     add("torch, gzip-6: >= 2x faster than bsdtar | gzip -6", "torch", "bsdtar | gzip -6",
         "core gzip-6", 2.0, True,
@@ -547,10 +606,12 @@ def goals(all_results: dict[str, dict[str, Result]], cores: int,
                     f"GNU tar {small['GNU tar'].wall / SMALL_FILES * 1e6:.1f} us.")
     add(f"50,000 x 1 KB, none: <= {GOAL_SMALL}x GNU tar", "small", "core none", "GNU tar",
         GOAL_SMALL, False,
-        "on tiny files the cost is per entry: the directory walk (one lstat and one "
-        "Entry per file), classification and the layout run in one Python process before "
-        "the segment writers start; GNU tar spends a few syscalls per file." + per_file,
-        "segments of the tar are written by one process per core." + per_file)
+        "on tiny files the cost is per entry: the directory walk (no stat, one Entry per "
+        "file), classification and the sort run in one Python process; then every writer "
+        "opens, reads and lays out its share of the files in parallel (open, fstat, read, "
+        "close and a header in Python: about 15 us per file); GNU tar spends about 9 us per "
+        "file in all." + per_file,
+        "each writer opens, reads and lays out its share of the files in parallel." + per_file)
     return out
 
 
@@ -602,26 +663,31 @@ def machine_info(cores: int) -> list[str]:
 DESIGN_NOTES = """\
 ## How the core gets there
 
-- **Uncompressed** (`plain_tar.py`): the layout comes first
-  (`tarball.plan_tar`): a header's length depends on the name, the link
-  target and the size, never on the mode the content decides, so every
-  record's offset is known before a file is opened. Then the tar is written
-  straight into the layer file with `pwrite`: headers and small files (up to
-  256 KiB, read whole) in 1 MiB writes, larger file bodies copied by the
-  kernel with `os.copy_file_range` (a tar record is header + raw bytes +
-  zero padding, so nothing passes through Python; a `pread`/`pwrite` loop
-  where the kernel or file system cannot). A layer worth it (entries x 8 KiB
-  + bytes >= 48 MiB) is cut into one contiguous segment of records per core,
-  each written by a forked process; the cut changes which process writes a
-  byte, never the byte (tested with 1-11 writers and every cut they make).
-  The diff_id for `layers.json` is computed by the parent, reading each
-  segment back from the page cache as far as its writer reports it written;
-  for `none` it is also the file digest. The Bazel action (`layer`) computes
-  no digest at all: nothing reads it there (the image rules hash the layer
-  themselves).
+- **Uncompressed** (`plain_tar.py`), written straight into the layer file
+  with `pwrite` in two passes, each over forked writer processes (the
+  per-file work is Python bytecode, which threads could not run in
+  parallel). *Layout*: each writer takes an equal share of the sorted
+  records, opens each of its files once (relative to the directory's
+  descriptor, like GNU tar's `openat`), learns its size with `fstat` (the
+  directory walk does not stat files) and its first bytes (which decide the
+  mode), builds the headers, and reads small files (up to 256 KiB, at most
+  64 MiB per writer) whole; the parent adds the lengths up into each share's
+  offset. *Write*: each writer writes its headers and small files in 1 MiB
+  `pwrite`s; the bodies of larger files are shared out by bytes, in pieces
+  of at most 16 MiB, so the 434 MB `libtorch_cpu.so` is copied by every
+  core, each piece by the kernel (`os.copy_file_range`: nothing passes
+  through Python; a `pread`/`pwrite` loop where the kernel or file system
+  cannot). A layer of few records is laid out by the calling process, which
+  forks writers only for the second pass (from 48 MiB). Which process
+  writes a byte never changes the byte (tested with 1-11 writers, pieces of
+  512 B to 1 MiB, caches from 0 to 1 GiB). The diff_id for `layers.json` is
+  computed by the parent over the regions the writers report written, in
+  order; for `none` it is also the file digest. The Bazel action (`layer`)
+  computes no digest at all: nothing reads it there (the image rules hash
+  the layer themselves).
 - **gzip, standard library only** (`compress._Gzip`), pigz style: the tar
   stream is cut into 128 KiB blocks at fixed offsets; each block is deflated
-  on a thread pool (zlib releases the GIL) with the previous 32 KiB as preset
+  on a thread pool (zlib releases the GIL) with the previous 8 KiB as preset
   dictionary, sync-flushed (the last one finished), and the raw deflate pieces
   are concatenated behind a fixed 10-byte header (mtime 0, no name, OS 255).
   The CRC-32 of each block is computed on the worker and combined in order
@@ -642,22 +708,25 @@ DESIGN_NOTES = """\
   on the libzstd version (pin it with the Python toolchain). The frame
   carries a checksum. Without a zstd module, `compress = "zstd"` fails and
   names the package to install.
-- **Why gzip cannot be 5% ahead of pigz here**: both deflate the same
-  128 KiB blocks with the same zlib at level 6, primed with the same 32 KiB.
-  Deflating the torch tar that way in one Python thread takes 26.8 s of CPU
-  (measured with `zlib.compressobj`), as much as pigz spends in total (26.4 s,
-  measured alongside); on 2 busy cores wall time is CPU / 2, so a
-  standard-library gzip can at best tie pigz, and the core's own work (tar
-  writer, the two sha256 of `layers.json`) comes on top. Larger blocks or
-  memLevel 9 were measured too: no faster (memLevel 9 is 8% slower). Only
-  less deflate work (a lower level, another strategy) or a faster deflate
-  (zlib-ng, not in the standard library) would get ahead. The Bazel action
-  skips both sha256.
-- **Many small files**: the directory walk (one lstat per file, as GNU tar),
-  classification, the sort and the layout run in one Python process
-  (about 10 us per file); only then do the segment writers run in parallel
-  (about 6 us of Python and 5 us of system time per file, split over the
-  cores). GNU tar needs about 9 us per file in all, mostly system time.
+- **Why gzip is at best a few percent ahead of pigz here**: both deflate
+  128 KiB blocks with the same zlib at level 6, and deflate is nearly all
+  the work; on 2 busy cores wall time is CPU / 2. What the standard library
+  can change is the preset dictionary: zlib inserts it into its hash chains
+  at the start of every block. pigz primes with all 32 KiB of deflate's
+  window; the core primes with the last 8 KiB, which measured on 100 MB of
+  the torch tar in one thread: 4.7-4.8 s of CPU instead of 5.1 s (7% less),
+  for 0.36% more bytes (16 KiB: 3% less for 0.12%; none: 1.3% more bytes).
+  Larger blocks or memLevel 9 are no faster (memLevel 9 is 8% slower), a
+  smaller window costs 2-5% in size. The `layers` command also computes the
+  two sha256 of `layers.json` (about 0.6 s of CPU on torch); the Bazel action
+  skips both.
+- **Many small files**: the directory walk (one `getdents` per directory and
+  one Entry per file, no stat), classification and the sort run in one
+  Python process (about 5 us per file); then the writers open, `fstat`,
+  read and close their share of the files and build the headers in
+  parallel (about 8 us of system time and 7 us of Python per file, split
+  over the cores). GNU tar needs about 9 us per file in all, mostly system
+  time: per file, the interpreter costs more than the system calls.
 - **Symlink forests** (a real runfiles tree: every file an absolute link):
   the link rule resolves each directory once (a realpath cache) and derives
   the rule for another execroot once per base, and a link's target is read
@@ -846,6 +915,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch.mkdir(parents=True, exist_ok=True)
     all_results, all_checks, rows_by_tree = {}, {}, {}
     for name, (tree, _files, _size) in trees.items():
+        write_manifest(tree)
         warm(tree)
         results, checks = measure_tree(tree, rows, args.repeat, scratch)
         all_results[name], all_checks[name], rows_by_tree[name] = results, checks, rows

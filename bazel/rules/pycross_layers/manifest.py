@@ -28,7 +28,7 @@ short paths (they live under the main repository's directory).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from . import contract
 from .entries import (
@@ -170,7 +170,7 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
         else:
             for entry in _expand(image_path, rel, parts[2], execroot, where, rule):
                 if as_path:
-                    entry = replace(entry, runfiles_path=as_path + entry.runfiles_path[len(rel):])
+                    entry = entry._replace(runfiles_path=as_path + entry.runfiles_path[len(rel):])
                 collector.add(entry)
     for e in empties:  # Bazel creates an empty file only where no file is
         if e.path not in collector.entries:
@@ -207,7 +207,7 @@ def _runfiles_by_input(records, workspace):
 
 def _from_input(image_path, rel, exec_path, execroot, where) -> Entry:
     e = file_entry(image_path, rel, os.path.join(execroot, exec_path), where)
-    return replace(e, input=exec_path)
+    return e._replace(input=exec_path)
 
 
 def _expand(image_path, rel, exec_path, execroot, where, rule):
@@ -216,6 +216,6 @@ def _expand(image_path, rel, exec_path, execroot, where, rule):
         for e in walk_tree(host, image_path, rel, rule=rule,
                            output=exec_path.startswith("bazel-out/"),
                            staged=lambda p: exec_path + p[len(rel):]):
-            yield replace(e, origin=f"{where}: {e.origin}", input=exec_path)
+            yield e._replace(origin=f"{where}: {e.origin}", input=exec_path)
     else:
         yield _from_input(image_path, rel, exec_path, execroot, where)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 from .entries import DIR, FILE, SYMLINK, Entry, check_link_target, describe_mode, file_entry
 from .errors import LayerError
@@ -208,5 +207,5 @@ def as_their_targets(entries: list[Entry], workspace: str,
             targets[target] = e.runfiles_path
     for i, target in mine:
         if target in targets:
-            entries[i] = replace(entries[i], runfiles_path=targets[target])
+            entries[i] = entries[i]._replace(runfiles_path=targets[target])
     return entries
