@@ -49,10 +49,11 @@ class Entry(NamedTuple):
 
 
 def file_entry(path: str, runfiles_path: str | None, source: str, origin: str,
-               st: os.stat_result | None = None) -> Entry:
+               st: os.stat_result | None = None, input: str | None = None) -> Entry:  # noqa: A002
     """An entry whose content is the regular file ``source`` (links followed).
 
-    ``st``: the file's stat result when the caller already has it.
+    ``st``: the file's stat result when the caller already has it; ``input``:
+    the exec path of the Bazel input it comes from (manifest mode).
     """
     if st is None:
         try:
@@ -63,14 +64,7 @@ def file_entry(path: str, runfiles_path: str | None, source: str, origin: str,
             raise LayerError(f"{origin}: cannot read {source}: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise LayerError(f"{origin}: {source} is {describe_mode(st.st_mode)}, not a regular file")
-    return Entry(
-        path=path,
-        kind=FILE,
-        runfiles_path=runfiles_path,
-        source=source,
-        size=st.st_size,
-        origin=origin,
-    )
+    return Entry(path, FILE, runfiles_path, source, None, st.st_size, origin, input)
 
 
 def empty_entry(path: str, runfiles_path: str | None, origin: str) -> Entry:

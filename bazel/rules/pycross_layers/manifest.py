@@ -28,6 +28,7 @@ short paths (they live under the main repository's directory).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 from . import contract
@@ -140,7 +141,8 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
             check_relative_path(parts[1], where)
             if "/" in parts[1]:
                 raise LayerError(f"{where}: launcher must be a plain file name")
-            collector.add(_from_input(parts[1], None, parts[2], execroot, where))
+            collector.add(_from_input(parts[1], None, parts[2], _host(execroot, parts[2]),
+                                      where))
             continue
         rel = check_relative_path(parts[1], where) if kind.startswith("root") else None
         if rel is None:
@@ -156,7 +158,7 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
         # runfile: it lands in the target's layer, not in app.
         as_path = (runfile_of(parts[2])
                    if kind.startswith("root") or rel.startswith(workspace + "/") else None)
-        host = os.path.join(execroot, parts[2])
+        host = _host(execroot, parts[2])
         target, last = link_chain(host, rule, parts[2])
         if kind in ("link", "rootlink") and target is None and last is None:
             if not os.path.lexists(host):
@@ -168,7 +170,7 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
             collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=as_path or rel,
                                 target=target, origin=where, input=parts[2]))
         else:
-            for entry in _expand(image_path, rel, parts[2], execroot, where, rule):
+            for entry in _expand(image_path, rel, parts[2], host, where, rule):
                 if as_path:
                     entry = entry._replace(runfiles_path=as_path + entry.runfiles_path[len(rel):])
                 collector.add(entry)
@@ -194,6 +196,8 @@ def _runfiles_by_input(records, workspace):
                 best[parts[2]] = rel
 
     def runfile_of(exec_path: str) -> str | None:
+        if not best:  # no other repository's runfile: nothing to look up
+            return None
         prefix, rest = exec_path, ""
         while prefix:
             if prefix in best:
@@ -205,17 +209,24 @@ def _runfiles_by_input(records, workspace):
     return runfile_of
 
 
-def _from_input(image_path, rel, exec_path, execroot, where) -> Entry:
-    e = file_entry(image_path, rel, os.path.join(execroot, exec_path), where)
-    return e._replace(input=exec_path)
+def _host(execroot: str, exec_path: str) -> str:
+    """The host path of an input (the action's working directory is the execroot)."""
+    return exec_path if execroot == "." else os.path.join(execroot, exec_path)
 
 
-def _expand(image_path, rel, exec_path, execroot, where, rule):
-    host = os.path.join(execroot, exec_path)
-    if os.path.isdir(host):  # a tree artifact: its files, read through
+def _from_input(image_path, rel, exec_path, host, where, st=None) -> Entry:
+    return file_entry(image_path, rel, host, where, st, input=exec_path)
+
+
+def _expand(image_path, rel, exec_path, host, where, rule):
+    try:
+        st = os.stat(host)  # one stat: a directory, or the file's kind and size
+    except OSError:
+        st = None  # file_entry names the problem
+    if st is not None and stat.S_ISDIR(st.st_mode):  # a tree artifact: its files, read through
         for e in walk_tree(host, image_path, rel, rule=rule,
                            output=exec_path.startswith("bazel-out/"),
                            staged=lambda p: exec_path + p[len(rel):]):
             yield e._replace(origin=f"{where}: {e.origin}", input=exec_path)
     else:
-        yield _from_input(image_path, rel, exec_path, execroot, where)
+        yield _from_input(image_path, rel, exec_path, host, where, st)
