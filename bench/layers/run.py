@@ -403,12 +403,15 @@ def check_core(results: dict[str, Result], rows: list[Row], outs: dict[str, dict
         if row.kind != "core" or row is plain:
             continue
         if row.method == "none":  # the Bazel action's form: same layer bytes
-            differ = [n for n in (g + ".tar" for g in GROUPS)
+            # app may differ: walking a directory also meets the directories of
+            # other repositories (pip_deps_torch/), which a manifest never lists
+            differ = [n for n in ("interpreter.tar", "packages.tar")
                       if results[row.name].digests[0].get(n) != plain_digests.get(n)]
             if differ:
                 raise SystemExit(f"{tree_name}: {row.name}: {', '.join(differ)} differ from "
                                  f"{plain.name}'s")
-            checks.append(f"{row.name}: every layer byte for byte that of {plain.name}")
+            checks.append(f"{row.name}: interpreter and packages layers byte for byte those "
+                          f"of {plain.name}")
             continue
         ext = {"gzip": ".tar.gz", "zstd": ".tar.zst"}[row.method]
         for fname, path in outs[row.name].items():
@@ -592,9 +595,9 @@ def goals(all_results: dict[str, dict[str, Result]], cores: int,
     if "core gzip-6" in torch and "tar | pigz -6" in torch:
         cpu_note = (f" CPU: core {torch['core gzip-6'].cpu:.1f} s, tar|pigz "
                     f"{torch['tar | pigz -6'].cpu:.1f} s on {cores} cores: both are deflate-bound "
-                    "(the same zlib at level 6 on the same 128 KiB blocks); the core primes each "
-                    "block with 8 KiB where pigz primes with 32 KiB, which saves about 5% of "
-                    "deflate's time; with every core busy that saving is all the lead there is.")
+                    "(the same zlib at level 6 on the same 128 KiB blocks primed with 32 KiB); "
+                    "deflate alone is about what pigz's whole pipeline spends, so with every core "
+                    "busy the core cannot be much faster than pigz.")
     add(f"torch, gzip-6: <= {GOAL_GZIP}x tar | pigz -6", "torch", "core gzip-6",
         "tar | pigz -6", GOAL_GZIP, False, cpu_note.strip(), cpu_note.strip())
     size = None
@@ -603,7 +606,7 @@ def goals(all_results: dict[str, dict[str, Result]], cores: int,
     add(f"torch, gzip-6 size within {GOAL_GZIP_SIZE:.0%} of pigz -6", "torch", "core gzip-6",
         "tar | pigz -6", 1 + GOAL_GZIP_SIZE, False,
         "block-parallel deflate loses a little ratio at every 128 KiB block boundary",
-        "each block is primed with the previous 8 KiB (pigz: 32 KiB)",
+        "each block is primed with the previous 32 KiB, as pigz does",
         fmt=lambda x: f"{(x - 1) * 100:+.2f}%", value=size, busy_ratio=False)
     add("torch, gzip-6: >= 2x faster than bsdtar | gzip -6", "torch", "bsdtar | gzip -6",
         "core gzip-6", 2.0, True,
@@ -701,7 +704,7 @@ DESIGN_NOTES = """\
   the layer themselves).
 - **gzip, standard library only** (`compress._Gzip`), pigz style: the tar
   stream is cut into 128 KiB blocks at fixed offsets; each block is deflated
-  on a thread pool (zlib releases the GIL) with the previous 8 KiB as preset
+  on a thread pool (zlib releases the GIL) with the previous 32 KiB as preset
   dictionary, sync-flushed (the last one finished), and the raw deflate pieces
   are concatenated behind a fixed 10-byte header (mtime 0, no name, OS 255).
   The CRC-32 of each block is computed on the worker and combined in order
@@ -722,18 +725,19 @@ DESIGN_NOTES = """\
   on the libzstd version (pin it with the Python toolchain). The frame
   carries a checksum. Without a zstd module, `compress = "zstd"` fails and
   names the package to install.
-- **Why gzip is at best a few percent ahead of pigz here**: both deflate
-  128 KiB blocks with the same zlib at level 6, and deflate is nearly all
-  the work; on 2 busy cores wall time is CPU / 2. What the standard library
-  can change is the preset dictionary: zlib inserts it into its hash chains
-  at the start of every block. pigz primes with all 32 KiB of deflate's
-  window; the core primes with the last 8 KiB, which measured on 100 MB of
-  the torch tar in one thread: 4.7-4.8 s of CPU instead of 5.1 s (7% less),
-  for 0.36% more bytes (16 KiB: 3% less for 0.12%; none: 1.3% more bytes).
-  Larger blocks or memLevel 9 are no faster (memLevel 9 is 8% slower), a
-  smaller window costs 2-5% in size. The `layers` command also computes the
-  two sha256 of `layers.json` (about 0.6 s of CPU on torch); the Bazel action
-  skips both.
+- **Why gzip cannot be 5% ahead of pigz here**: both deflate the same
+  128 KiB blocks with the same zlib at level 6, primed with the same 32 KiB,
+  and deflate is nearly all the work; on 2 busy cores wall time is CPU / 2,
+  so a standard-library gzip can at best tie pigz, and the core's own work
+  (tar writer, the two sha256 of `layers.json`) comes on top. Larger blocks
+  or memLevel 9 were measured: no faster (memLevel 9 is 8% slower). A
+  smaller preset dictionary was measured too, in one thread on three 100 MB
+  stretches of the torch tar: priming with 8 KiB instead of 32 KiB costs
+  0.4-1.1% in size and is 7% faster on the first stretch, 5% slower on the
+  second and 5% faster on the third (long matches found early make deflate
+  faster), so no gain. A smaller window costs 2-5% in size. Only less
+  deflate work (a lower level) or a faster deflate (zlib-ng, not in the
+  standard library) would get ahead. The Bazel action skips both sha256.
 - **Many small files**: the directory walk (one `getdents` per directory and
   one Entry per file, no stat), classification and the sort run in one
   Python process (about 5 us per file); then the writers open, `fstat`,

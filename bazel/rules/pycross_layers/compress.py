@@ -14,12 +14,9 @@ gzip (standard library only) is compressed in parallel, pigz style:
 * the uncompressed stream is cut into fixed-size blocks (``GZIP_BLOCK`` bytes,
   at fixed offsets, so the cut never depends on the caller or the threads);
 * each block is deflated on its own by a thread pool (zlib releases the GIL),
-  primed with the last 8 KiB of the block before it as a preset dictionary
-  (``GZIP_PRIMER``), so back-references still reach across the cut and the
-  ratio stays within a fraction of a percent of ``gzip -6`` (pigz primes with
-  all 32 KiB of deflate's window: zlib inserts the dictionary into its hash
-  chains for every block, and a quarter of it costs about 0.4% in size and
-  saves about 5% of deflate's time);
+  primed with the last 32 KiB of the block before it as a preset dictionary,
+  so back-references still reach across the cut and the ratio stays within a
+  fraction of a percent of ``gzip -6``;
 * every block but the last ends with a sync flush (byte aligned, not final)
   and the last one with ``Z_FINISH``, so the raw deflate pieces simply
   concatenate into one valid deflate stream;

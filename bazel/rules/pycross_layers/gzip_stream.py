@@ -12,9 +12,7 @@ from typing import BinaryIO
 #: Uncompressed bytes per independently deflated gzip block (pigz's default).
 #: Changing it changes the output bytes: it is part of the format contract.
 GZIP_BLOCK = 128 * 1024
-#: The end of the previous block that primes each block (a preset dictionary). Part
-#: of the format contract, like GZIP_BLOCK; see ``compress`` for why not 32 KiB.
-GZIP_PRIMER = 8 * 1024
+_WINDOW = 32 * 1024  # deflate's window: the preset dictionary of each block
 _MEM_LEVEL = 8  # what gzip and pigz use
 _GZIP_OS = 255  # "unknown": never the build host's OS
 #: In-flight blocks per worker thread: bounds memory, keeps every core busy.
@@ -153,7 +151,7 @@ class _Gzip:
 
     def _submit(self, block: bytes, last: bool) -> None:
         zdict = self._zdict
-        self._zdict = block[-GZIP_PRIMER:]
+        self._zdict = block[-_WINDOW:]
         if self._threads == 1:
             self._emit(*_deflate_block(self._level, block, zdict, last), full=not last,
                        block=block)
