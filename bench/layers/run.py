@@ -754,7 +754,7 @@ DESIGN_NOTES = """\
 - **Under CPU contention** (other Bazel actions on the same cores) Python
   threads lose more than pigz's: whenever the thread holding the GIL is
   descheduled, the others cannot hand back a finished block; the forked
-  segment writers of an uncompressed layer wait for their share of the cores
+  writers of an uncompressed layer wait for their share of the cores
   like any process, while GNU tar needs one. The load column says how quiet
   each row's runs were, and the busy-loop rows show how far each ratio moves.
 - **Only changed layers rebuild**: one Bazel action per layer group with
@@ -871,7 +871,7 @@ def update_readme(readme: Path, gs: list[Goal], cores: int) -> None:
 
 
 #: The rows measured again under load (``--busy``): the goals' rows.
-BUSY_ROWS = ("core none", "core gzip-6", "GNU tar", "tar | pigz -6")
+BUSY_ROWS = ("core none", "core none, action", "core gzip-6", "GNU tar", "tar | pigz -6")
 
 
 class BusyLoops:
