@@ -22,6 +22,7 @@ The same rule in directory mode (``rundir``) and manifest mode (``manifest``):
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 from .errors import LayerError
@@ -120,12 +121,16 @@ class LinkRule:
         return rule
 
     def chain(self, host: str, staged: str | None, output: bool,
-              first: str | None = None) -> tuple[str | None, str | None]:
+              first: str | None = None,
+              found: list[os.stat_result] | None = None) -> tuple[str | None, str | None]:
         """Follows Bazel's staging links from ``host``.
 
         ``output``: whether ``host`` itself is a Bazel output (an exec path under
         ``bazel-out/``, an entry of the runfiles tree being read). ``first``:
-        ``host``'s link target, when the caller has read it already.
+        ``host``'s link target, when the caller has read it already. ``found``:
+        when given, receives the ``lstat`` of the path the chain ends on when
+        that is no link (what ``os.stat(host)`` would say), saving the caller
+        a second stat.
 
         Returns (the target to keep as a link, or None to read through; the
         last absolute staging target seen, or None when ``host`` is no link).
@@ -135,7 +140,13 @@ class LinkRule:
             if hop == 0 and first is not None:
                 target = first
             else:
-                if not os.path.islink(current):
+                try:
+                    st = os.lstat(current)
+                except OSError:  # missing: the caller's stat names the problem
+                    return None, last
+                if not stat.S_ISLNK(st.st_mode):
+                    if found is not None:
+                        found.append(st)
                     return None, last
                 target = os.readlink(current)
             if not target.startswith("/"):

@@ -72,8 +72,8 @@ def runfiles_path(short_path: str, workspace: str) -> str:
     return f"{workspace}/{short_path}"
 
 
-def link_chain(host: str, rule: LinkRule | None = None,
-               exec_path: str | None = None) -> tuple[str | None, str | None]:
+def link_chain(host: str, rule: LinkRule | None = None, exec_path: str | None = None,
+               found: list[os.stat_result] | None = None) -> tuple[str | None, str | None]:
     """Follows Bazel's staging links from ``host`` (``links.LinkRule.chain``).
 
     Returns (the target to keep as a link, or None to read through; the last
@@ -85,7 +85,7 @@ def link_chain(host: str, rule: LinkRule | None = None,
     """
     rule = rule or LinkRule.around(".")
     output = exec_path is not None and exec_path.startswith("bazel-out/")
-    return rule.chain(host, exec_path, output)
+    return rule.chain(host, exec_path, output, found=found)
 
 
 def parse_manifest(path: str, execroot: str = ".", output_base: str | None = None) -> Manifest:
@@ -159,7 +159,8 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
         as_path = (runfile_of(parts[2])
                    if kind.startswith("root") or rel.startswith(workspace + "/") else None)
         host = _host(execroot, parts[2])
-        target, last = link_chain(host, rule, parts[2])
+        found: list[os.stat_result] = []  # the stat of the file the links end on
+        target, last = link_chain(host, rule, parts[2], found)
         if kind in ("link", "rootlink") and target is None and last is None:
             if not os.path.lexists(host):
                 raise LayerError(f"{where}: {parts[2]} does not exist")
@@ -170,7 +171,8 @@ def parse_manifest(path: str, execroot: str = ".", output_base: str | None = Non
             collector.add(Entry(path=image_path, kind=SYMLINK, runfiles_path=as_path or rel,
                                 target=target, origin=where, input=parts[2]))
         else:
-            for entry in _expand(image_path, rel, parts[2], host, where, rule):
+            for entry in _expand(image_path, rel, parts[2], host, where, rule,
+                                 found[0] if found else None):
                 if as_path:
                     entry = entry._replace(runfiles_path=as_path + entry.runfiles_path[len(rel):])
                 collector.add(entry)
@@ -218,11 +220,13 @@ def _from_input(image_path, rel, exec_path, host, where, st=None) -> Entry:
     return file_entry(image_path, rel, host, where, st, input=exec_path)
 
 
-def _expand(image_path, rel, exec_path, host, where, rule):
-    try:
-        st = os.stat(host)  # one stat: a directory, or the file's kind and size
-    except OSError:
-        st = None  # file_entry names the problem
+def _expand(image_path, rel, exec_path, host, where, rule, st=None):
+    """``st``: ``os.stat(host)`` when the caller has it (the end of its link chain)."""
+    if st is None:
+        try:
+            st = os.stat(host)  # one stat: a directory, or the file's kind and size
+        except OSError:
+            st = None  # file_entry names the problem
     if st is not None and stat.S_ISDIR(st.st_mode):  # a tree artifact: its files, read through
         for e in walk_tree(host, image_path, rel, rule=rule,
                            output=exec_path.startswith("bazel-out/"),
