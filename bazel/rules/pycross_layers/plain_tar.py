@@ -43,7 +43,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .entries import FILE, Entry
+from .entries import Entry
 from .errors import LayerError
 from .tarball import (
     BLOCK,
@@ -53,6 +53,7 @@ from .tarball import (
     FileHeaders,
     TarPolicy,
     entry_header,
+    header_only,
     source_size,
 )
 
@@ -183,7 +184,7 @@ def lay_out(items: Items, lo: int, hi: int, policy: TarPolicy, last: bool,
     try:
         for i in range(lo, hi):
             name, entry = items[i]
-            if entry is None or entry.kind != FILE or entry.source is None or entry.size == 0:
+            if header_only(entry):
                 header = entry_header(name, entry, policy)
                 pieces.append(header)
                 pos += len(header)
@@ -233,12 +234,13 @@ def lay_out(items: Items, lo: int, hi: int, policy: TarPolicy, last: bool,
     return _Layout(pos, hi - lo, content, runs, copies)
 
 
-def share(own: list[list[Job]], copies: Sequence[tuple[int, int, int]],
+def share(loads: Sequence[int], copies: Sequence[tuple[int, int, int]],
           piece: int = PIECE) -> list[list[Job]]:
-    """Every writer's jobs: its own runs (``own``) plus pieces of the file bodies
-    to copy, the largest first to the writer with the fewest bytes so far; each
-    writer's jobs in ascending offsets (so the written prefix grows steadily)."""
-    loads = [sum(job[1] for job in jobs) for jobs in own]
+    """Each writer's pieces of the file bodies to copy, in ascending offsets:
+    the largest piece first to the writer with the fewest bytes so far
+    (``loads``: the bytes each writes already, its own runs)."""
+    loads = list(loads)
+    shares: list[list[Job]] = [[] for _ in loads]
     pieces: list[Job] = []
     for offset, index, size in copies:
         for at in range(0, size, piece):
@@ -246,11 +248,15 @@ def share(own: list[list[Job]], copies: Sequence[tuple[int, int, int]],
     pieces.sort(key=lambda job: (-job[1], job[0]))
     for job in pieces:
         k = loads.index(min(loads))
-        own[k].append(job)
+        shares[k].append(job)
         loads[k] += job[1]
-    for jobs in own:
-        jobs.sort(key=lambda job: job[0])
-    return own
+    for jobs in shares:
+        jobs.sort(key=_offset)
+    return shares
+
+
+def _offset(job: Job) -> int:
+    return job[0]
 
 
 class _Writer:
@@ -382,16 +388,19 @@ def write_plain_tar(out_fd: int, items: Items, policy: TarPolicy, workers: int, 
         except _ForkFailed:  # no process to spare (a pids limit, EAGAIN, ENOMEM)
             parallel = False  # the writers that started are gone: on in this one
     layout = lay_out(items, 0, n, policy, True, cache_limit)
+    runs = _runs_as_jobs(layout.runs, 0)
     if parallel and layout.length >= fork_bytes:
-        own: list[list[Job]] = [_runs_as_jobs(layout.runs, 0)] + [[] for _ in range(workers - 1)]
-        shares = [jobs for jobs in share(own, layout.copies, piece) if jobs]
+        pieces = share([sum(job[1] for job in runs)] + [0] * (workers - 1), layout.copies,
+                       piece)
+        pieces[0] = sorted(runs + pieces[0], key=_offset)  # the runs stay with this layout
+        shares = [jobs for jobs in pieces if jobs]
         if len(shares) > 1:
             try:
                 return _run_forked(out_fd, items, policy, digest, None, (layout, shares),
                                    piece, cache_limit)
             except _ForkFailed:
                 pass
-    jobs = share([_runs_as_jobs(layout.runs, 0)], layout.copies, max(layout.length, 1))[0]
+    jobs = sorted(runs + share([0], layout.copies, max(layout.length, 1))[0], key=_offset)
     _Writer(out_fd, items, None).run(jobs)
     diff_id = None
     if digest:
@@ -405,11 +414,14 @@ class _ForkFailed(Exception):
     """A writer process could not be started."""
 
 
-def _send_frame(w: int, kind: int, a: int = 0, b: int = 0, payload: bytes = b"") -> None:
-    data = _FRAME.pack(kind, a, b) + payload
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(w, view):]
+        view = view[os.write(fd, view):]
+
+
+def _send_frame(w: int, kind: int, a: int = 0, b: int = 0, payload: bytes = b"") -> None:
+    _write_all(w, _FRAME.pack(kind, a, b) + payload)
 
 
 def _read_exact(fd: int, n: int) -> bytes:
@@ -442,8 +454,8 @@ def _child(out_fd: int, items: Items, policy: TarPolicy, w: int, r: int | None,
             _send_frame(w, _LAYOUT, len(body), 0, body)
             (length,) = _LENGTH.unpack(_read_exact(r, _LENGTH.size))
             base, copies = marshal.loads(_read_exact(r, length))
-            jobs = _runs_as_jobs(layout.runs, base) + [tuple(job) for job in copies]
-            jobs.sort(key=lambda job: job[0])
+            jobs = sorted(_runs_as_jobs(layout.runs, base) + [tuple(job) for job in copies],
+                          key=_offset)
         assert jobs is not None
 
         def report(offset: int, length: int) -> None:
@@ -563,7 +575,7 @@ def _hand_out(kids: _Children, piece: int) -> tuple[int, int, int]:
     """Reads every writer's layout, sends each its base offset and its share of the
     copies; returns the layer's size, records and content bytes."""
     bases: list[int] = []
-    loads: list[list[Job]] = []
+    loads: list[int] = []  # bytes of each writer's own runs
     copies: list[tuple[int, int, int]] = []
     size = entries = content = 0
     for r in kids.reads:
@@ -574,22 +586,16 @@ def _hand_out(kids: _Children, piece: int) -> tuple[int, int, int]:
             raise LayerError("a layer writer process ended early")
         length, n, c, run_bytes, mine = marshal.loads(payload)
         bases.append(size)
-        loads.append([(size, run_bytes, b"", -1, 0)])  # stands for its runs, by bytes
+        loads.append(run_bytes)
         copies += [(size + offset, index, length_) for offset, index, length_ in mine]
         size += length
         entries += n
         content += c
     shares = share(loads, copies, piece)
     for k, w in enumerate(kids.writes):
-        assigned = [job for job in shares[k] if job[2] is None]
-        body = marshal.dumps((bases[k], assigned))
-        try:
-            os.write(w, _LENGTH.pack(len(body)))
-            view = memoryview(body)
-            while view:
-                view = view[os.write(w, view):]
-        except BrokenPipeError:
-            pass  # that writer is gone: its frames say why
+        body = marshal.dumps((bases[k], shares[k]))
+        with contextlib.suppress(BrokenPipeError):  # that writer is gone: its frames say why
+            _write_all(w, _LENGTH.pack(len(body)) + body)
     return size, entries, content
 
 

@@ -210,6 +210,12 @@ def entry_header(name: str, entry: Entry | None, policy: TarPolicy, head: bytes 
 END = bytes(2 * BLOCK)  # the end of every archive: two zero blocks
 
 
+def header_only(entry: Entry | None) -> bool:
+    """Whether an item's record is its header alone: a directory, a link, or a
+    file known to be empty (no source, or size 0); any other file is opened."""
+    return entry is None or entry.kind != FILE or entry.source is None or entry.size == 0
+
+
 def source_size(fd: int, entry: Entry) -> int:
     """The size of the open source file of ``entry``: the walk of a directory does
     not stat its files (the writer learns the size from the descriptor it reads),
@@ -282,7 +288,7 @@ def write_tar(downstream, items: Iterable[tuple[str, Entry | None]],
     stats = TarStats()
     for name, entry in items:
         stats.entries += 1
-        if entry is None or entry.kind != FILE or entry.source is None or entry.size == 0:
+        if header_only(entry):
             sink.write(entry_header(name, entry, policy))
             continue
         try:  # os.open/os.read: no file object per entry (hot path on many small files)
