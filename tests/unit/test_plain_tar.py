@@ -125,6 +125,30 @@ def test_cut_pieces_cache_and_digest_never_change_a_byte(tmp_path):
         assert (result.entries, result.size) == (len(items), len(want))
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_short_pwritev_and_no_pwritev_same_bytes(tmp_path, monkeypatch, workers):
+    """A gathered write the kernel takes only part of is finished; without
+    ``pwritev`` the pieces are joined and written with ``pwrite``."""
+    items = sample(tmp_path, n_small=60)
+    want = streamed(items)
+    real = os.pwritev
+    calls = []
+
+    def short(fd, buffers, offset):
+        calls.append(len(buffers))
+        return real(fd, buffers[: max(1, len(buffers) // 2)], offset)
+
+    monkeypatch.setattr(os, "pwritev", short)
+    monkeypatch.setattr(plain_tar, "_IOV_MAX", 16)  # several batches per run
+    got, _ = direct(tmp_path / "short.tar", items, workers)
+    assert got == want
+    if workers == 1:  # (a forked writer's calls are counted in its own process)
+        assert calls and max(calls) == 16
+    monkeypatch.setattr(plain_tar, "_PWRITEV", False)
+    got, _ = direct(tmp_path / "plain.tar", items, workers)
+    assert got == want
+
+
 def test_sizes_learnt_by_the_writers_same_bytes(tmp_path):
     """A directory walk leaves file sizes unknown (None): the writers fstat."""
     items = sample(tmp_path)
@@ -209,6 +233,7 @@ def test_a_full_disk_in_a_writer_is_the_callers_oserror(tmp_path, monkeypatch, w
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(plain_tar._Writer, "pwrite", full)
+    monkeypatch.setattr(plain_tar._Writer, "pwritev", full)
     with pytest.raises(OSError) as info:
         direct(tmp_path / "o.tar", items, workers)
     assert info.value.errno == errno.ENOSPC

@@ -67,6 +67,7 @@ def test_write_errors_are_one_line_and_keep_the_previous_set(tmp_path, capsys, m
 
     if method == "none":  # written straight into the file, not through a stream
         monkeypatch.setattr(plain_tar._Writer, "pwrite", full)
+        monkeypatch.setattr(plain_tar._Writer, "pwritev", full)
     else:
         monkeypatch.setattr(layers._CountingFile, "write", full)
     err = one_line_error(capsys, ["layers", "--runfiles", str(rf), "--out", str(out),

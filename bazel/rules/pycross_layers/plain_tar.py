@@ -61,7 +61,7 @@ from .tarball import (
 SMALL_FILE = 256 * 1024
 #: Small-file bytes one writer holds between the passes; later files are copied.
 CACHE_LIMIT = 64 << 20
-#: Buffered header and small-file bytes written by one ``pwrite``.
+#: Header and small-file bytes gathered into one run (one ``pwritev``, or a few).
 FLUSH = 1 << 20
 #: File bodies are shared out among the writers in pieces of at most this size.
 PIECE = 16 << 20
@@ -76,6 +76,18 @@ _DIR_FD = os.open in os.supports_dir_fd
 #: copy_file_range errors that are the output's (full disk, size limit): never retried.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _ZEROS = bytes(BLOCK)
+_PWRITEV = hasattr(os, "pwritev")
+
+
+def _iov_max() -> int:
+    """Buffers one ``pwritev`` may take (at least POSIX's 16, at most Linux's 1024)."""
+    try:
+        return max(16, min(os.sysconf("SC_IOV_MAX"), 1024))
+    except (AttributeError, ValueError, OSError):
+        return 16
+
+
+_IOV_MAX = _iov_max()
 
 # Frames from a writer to the parent: (kind, a, b), then a payload of ``a`` bytes
 # for LAYOUT and ERROR.
@@ -84,9 +96,13 @@ _LAYOUT, _DONE, _FINISHED, _ERROR = 1, 2, 3, 4
 # What the parent sends a writer after the layout pass: a length, then the payload.
 _LENGTH = struct.Struct("<Q")
 
-#: One write of the second pass: (offset in the layer, length, bytes to write or
-#: None, record index of the file to copy from, offset in that file).
-Job = tuple[int, int, "bytes | None", int, int]
+#: One write of the second pass: (offset in the layer, length, the pieces of bytes
+#: to write or None, record index of the file to copy from, offset in that file).
+Job = tuple[int, int, "list[bytes] | None", int, int]
+#: Headers and small files, written as they are: (offset, length, pieces). The
+#: pieces go to the kernel as they are (``pwritev``), never joined into one
+#: buffer: that would copy every byte once more into freshly allocated memory.
+Run = tuple[int, int, list[bytes]]
 Items = Sequence[tuple[str, "Entry | None"]]
 
 
@@ -109,7 +125,7 @@ class _Layout:
     length: int  # headers, bodies and padding (and the end blocks, for the last range)
     entries: int
     content: int  # bytes of file content
-    runs: list[tuple[int, bytes]]  # (offset, bytes): headers and small files, written as is
+    runs: list[Run]  # headers and small files
     copies: list[tuple[int, int, int]]  # (offset, record index, size): bodies copied from files
 
 
@@ -176,7 +192,7 @@ def lay_out(items: Items, lo: int, hi: int, policy: TarPolicy, last: bool,
     the range ends the archive (the end blocks follow it)."""
     file_header = FileHeaders(policy).file
     opener = _Opener()
-    runs: list[tuple[int, bytes]] = []
+    runs: list[Run] = []
     copies: list[tuple[int, int, int]] = []
     pieces: list[bytes] = []
     start = pos = cached = content = 0  # start: offset of pieces[0]
@@ -216,19 +232,19 @@ def lay_out(items: Items, lo: int, hi: int, policy: TarPolicy, last: bool,
                 else:
                     pieces.append(header)
                     pos += len(header)
-                    runs.append((start, b"".join(pieces)))
+                    runs.append((start, pos - start, pieces))
                     copies.append((pos, i, size))
                     pos += size
                     pieces, start = [pad], pos
                     pos += len(pad)
             if pos - start >= FLUSH:
-                runs.append((start, b"".join(pieces)))
+                runs.append((start, pos - start, pieces))
                 pieces, start = [], pos
         if last:
             pieces.append(END)
             pos += len(END)
         if pos > start:
-            runs.append((start, b"".join(pieces)))
+            runs.append((start, pos - start, pieces))
     finally:
         opener.close()
     return _Layout(pos, hi - lo, content, runs, copies)
@@ -275,10 +291,23 @@ class _Writer:
         while done < len(view):
             done += os.pwrite(self.out_fd, view[done:], offset + done)
 
+    def pwritev(self, pieces: list[bytes], offset: int) -> None:
+        """Writes ``pieces`` one after another from ``offset``, as they are."""
+        if not _PWRITEV:
+            self.pwrite(b"".join(pieces), offset)
+            return
+        for i in range(0, len(pieces), _IOV_MAX):
+            batch = pieces[i:i + _IOV_MAX]
+            want = sum(map(len, batch))
+            done = os.pwritev(self.out_fd, batch, offset)
+            if done < want:  # a short write (a signal, a nearly full disk): the rest plainly
+                self.pwrite(b"".join(batch)[done:], offset + done)
+            offset += want
+
     def run(self, jobs: Sequence[Job]) -> None:
         for offset, length, data, index, at in jobs:
             if data is not None:
-                self.pwrite(data, offset)
+                self.pwritev(data, offset)
             else:
                 self.copy(index, at, length, offset)
             if self.report is not None:
@@ -319,8 +348,8 @@ class _Writer:
             raise LayerError(f"{entry.origin}: {entry.source} changed size while being read")
 
 
-def _runs_as_jobs(runs: Sequence[tuple[int, bytes]], base: int) -> list[Job]:
-    return [(base + offset, len(data), data, -1, 0) for offset, data in runs]
+def _runs_as_jobs(runs: Sequence[Run], base: int) -> list[Job]:
+    return [(base + offset, length, pieces, -1, 0) for offset, length, pieces in runs]
 
 
 def sha256_range(fd: int, h, start: int, end: int) -> None:
@@ -448,7 +477,7 @@ def _child(out_fd: int, items: Items, policy: TarPolicy, w: int, r: int | None,
             assert r is not None
             lo, hi = rng
             layout = lay_out(items, lo, hi, policy, hi == len(items), cache_limit)
-            run_bytes = sum(len(data) for _o, data in layout.runs)
+            run_bytes = sum(length for _o, length, _p in layout.runs)
             body = marshal.dumps((layout.length, layout.entries, layout.content, run_bytes,
                                   layout.copies))
             _send_frame(w, _LAYOUT, len(body), 0, body)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from .entries import DIR, FILE, SYMLINK, Entry, check_link_target, describe_mode, file_entry
 from .errors import LayerError
@@ -26,20 +26,16 @@ def _in_repo(rf_path: str) -> str | None:
 
 
 def walk_tree(
-    host_dir: str, image_prefix: str, rf_prefix: str, _stack: list[str] | None = None,
-    _read_through: str | None = None, *, rule: LinkRule | None = None, output: bool = True,
-    staged: Callable[[str], str | None] = _in_repo,
+    host_dir: str, image_prefix: str, rf_prefix: str, *, rule: LinkRule | None = None,
+    output: bool = True, staged: Callable[[str], str | None] = _in_repo,
     link_targets: dict[str, str] | None = None,
-) -> Iterator[Entry]:
-    """Yields entries for everything below ``host_dir``.
+) -> list[Entry]:
+    """The entries for everything below ``host_dir``, parents before children.
 
     Args:
       host_dir: the directory to read.
       image_prefix: image path (below the root) that ``host_dir`` maps to.
       rf_prefix: runfiles path that ``host_dir`` maps to ('' for the runfiles root).
-      _read_through: runfiles path of the innermost directory read through an absolute
-        link, if any: a relative link below it must stay inside it, since above it
-        the host tree and the image differ.
       rule: the link rule (``links.LinkRule``); by default the one around ``host_dir``.
       output: whether ``host_dir`` is a Bazel output (a runfiles tree, a tree
         artifact), whose absolute links outside the output base are kept.
@@ -48,79 +44,97 @@ def walk_tree(
         file read through an absolute link (what ``as_their_targets`` needs,
         without a second readlink per entry).
     """
-    rule = rule or LinkRule.around(host_dir)
-    stack = _stack if _stack is not None else []
-    real = os.path.realpath(host_dir)
-    if real in stack:
-        raise LayerError(f"{host_dir}: symlink cycle (it leads back to {real})")
-    stack.append(real)
-    try:
-        with os.scandir(host_dir) as it:
-            children = sorted(it, key=lambda d: d.name)
-    except OSError as e:
-        raise LayerError(f"{host_dir}: cannot list directory: {e.strerror}") from None
-    image_dir = image_prefix + "/" if image_prefix else ""
-    rf_dir = rf_prefix + "/" if rf_prefix else ""
-    for child in children:
-        name, host = child.name, child.path
-        image_path = image_dir + name
-        rf_path = rf_dir + name
-        # The kind comes from the directory listing (d_type): no stat per file. A
-        # file's size is learnt by the writer from the descriptor it reads.
-        if child.is_file(follow_symlinks=False):  # the common case first
-            yield Entry(image_path, FILE, rf_path, host, None, None, host)
-        elif child.is_symlink():
-            yield from _link(host, image_path, rf_path, stack, _read_through, rule, output,
-                             staged, link_targets)
-        elif child.is_dir(follow_symlinks=False):
-            yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
-            yield from walk_tree(host, image_path, rf_path, stack, _read_through, rule=rule,
-                                 output=output, staged=staged, link_targets=link_targets)
-        else:
-            try:
-                what = describe_mode(child.stat(follow_symlinks=False).st_mode)
-            except OSError as e:
-                raise LayerError(f"{host}: cannot read: {e.strerror}") from None
-            raise LayerError(f"{host}: is {what}; only files, "
-                             "directories and symlinks can go into a layer")
-    stack.pop()
+    walk = _Walk(rule or LinkRule.around(host_dir), staged, link_targets)
+    walk.directory(host_dir, image_prefix, rf_prefix, None, output)
+    return walk.out
 
 
-def _link(host: str, image_path: str, rf_path: str, stack: list[str],
-          read_through: str | None, rule: LinkRule, output: bool,
-          staged: Callable[[str], str | None],
-          link_targets: dict[str, str] | None) -> Iterator[Entry]:
-    target = os.readlink(host)
-    if target.startswith("/"):
-        kept, _last = rule.chain(host, staged(rf_path), output, target)
-        if kept is not None and kept.startswith("/"):  # a path in the image: kept
-            yield Entry(path=image_path, kind=SYMLINK, runfiles_path=rf_path, target=kept,
-                        origin=host)
+def _name(child: os.DirEntry) -> str:
+    return child.name
+
+
+class _Walk:
+    """One walk: appends entries to ``out`` (a plain recursion, no generators: a
+    tree of tens of thousands of files is walked in one pass of Python calls)."""
+
+    def __init__(self, rule: LinkRule, staged: Callable[[str], str | None],
+                 link_targets: dict[str, str] | None) -> None:
+        self.rule = rule
+        self.staged = staged
+        self.link_targets = link_targets
+        self.out: list[Entry] = []
+        self.stack: list[str] = []  # real paths of the directories being read: cycles
+
+    def directory(self, host_dir: str, image_prefix: str, rf_prefix: str,
+                  read_through: str | None, output: bool) -> None:
+        """Appends what is below ``host_dir``. ``read_through``: runfiles path of the
+        innermost directory read through an absolute link, if any: a relative link
+        below it must stay inside it, since above it the host tree and the image
+        differ."""
+        real = os.path.realpath(host_dir)
+        if real in self.stack:
+            raise LayerError(f"{host_dir}: symlink cycle (it leads back to {real})")
+        self.stack.append(real)
+        try:
+            with os.scandir(host_dir) as it:
+                children = sorted(it, key=_name)
+        except OSError as e:
+            raise LayerError(f"{host_dir}: cannot list directory: {e.strerror}") from None
+        image_dir = image_prefix + "/" if image_prefix else ""
+        rf_dir = rf_prefix + "/" if rf_prefix else ""
+        append = self.out.append
+        for child in children:
+            name, host = child.name, child.path
+            # The kind comes from the directory listing (d_type): no stat per file. A
+            # file's size is learnt by the writer from the descriptor it reads.
+            if child.is_file(follow_symlinks=False):  # the common case first
+                append(Entry(image_dir + name, FILE, rf_dir + name, host, None, None, host))
+            elif child.is_symlink():
+                self.link(host, image_dir + name, rf_dir + name, read_through, output)
+            elif child.is_dir(follow_symlinks=False):
+                append(Entry(image_dir + name, DIR, rf_dir + name, None, None, 0, host))
+                self.directory(host, image_dir + name, rf_dir + name, read_through, output)
+            else:
+                try:
+                    what = describe_mode(child.stat(follow_symlinks=False).st_mode)
+                except OSError as e:
+                    raise LayerError(f"{host}: cannot read: {e.strerror}") from None
+                raise LayerError(f"{host}: is {what}; only files, "
+                                 "directories and symlinks can go into a layer")
+        self.stack.pop()
+
+    def link(self, host: str, image_path: str, rf_path: str, read_through: str | None,
+             output: bool) -> None:
+        target = os.readlink(host)
+        if target.startswith("/"):
+            kept, _last = self.rule.chain(host, self.staged(rf_path), output, target)
+            if kept is not None and kept.startswith("/"):  # a path in the image: kept
+                self.out.append(Entry(path=image_path, kind=SYMLINK, runfiles_path=rf_path,
+                                      target=kept, origin=host))
+                return
+        try:
+            st = os.stat(host)
+        except OSError:
+            raise LayerError(f"{host}: dangling symlink (-> {target})") from None
+        if not target.startswith("/"):
+            check_link_target(rf_path, target, origin=host)
+            if read_through is not None:  # checked against the directory read through, too
+                check_link_target(rf_path[len(read_through) + 1:], target,
+                                  origin=f"{host} (below {read_through}, read through an "
+                                         "absolute link; it must stay inside that directory)")
+            self.out.append(Entry(path=image_path, kind=SYMLINK, runfiles_path=rf_path,
+                                  target=target, origin=host))
             return
-    try:
-        st = os.stat(host)
-    except OSError:
-        raise LayerError(f"{host}: dangling symlink (-> {target})") from None
-    if not target.startswith("/"):
-        check_link_target(rf_path, target, origin=host)
-        if read_through is not None:  # checked against the directory read through, too
-            check_link_target(rf_path[len(read_through) + 1:], target,
-                              origin=f"{host} (below {read_through}, read through an "
-                                     "absolute link; it must stay inside that directory)")
-        yield Entry(path=image_path, kind=SYMLINK, runfiles_path=rf_path, target=target,
-                    origin=host)
-        return
-    # An absolute link points into the execroot or a cache: read through it.
-    if stat.S_ISDIR(st.st_mode):
-        yield Entry(path=image_path, kind=DIR, runfiles_path=rf_path, origin=host)
-        real = os.path.realpath(host)
-        yield from walk_tree(host, image_path, rf_path, stack, rf_path, rule=rule,
-                             output="bazel-out" in real.split("/"), staged=staged,
-                             link_targets=link_targets)
-    else:
-        if link_targets is not None:
-            link_targets[host] = target
-        yield file_entry(image_path, rf_path, host, origin=host)
+        # An absolute link points into the execroot or a cache: read through it.
+        if stat.S_ISDIR(st.st_mode):
+            self.out.append(Entry(path=image_path, kind=DIR, runfiles_path=rf_path,
+                                  origin=host))
+            real = os.path.realpath(host)
+            self.directory(host, image_path, rf_path, rf_path, "bazel-out" in real.split("/"))
+        else:
+            if self.link_targets is not None:
+                self.link_targets[host] = target
+            self.out.append(file_entry(image_path, rf_path, host, origin=host, st=st))
 
 
 def guess_workspace(runfiles_dir: str, launcher: str | None) -> str:
@@ -176,7 +190,7 @@ def read_runfiles_dir(runfiles_dir: str, workspace: str | None = None,
     ws = workspace or guess_workspace(runfiles_dir, launcher)
     rule = LinkRule.around(runfiles_dir, output_base=output_base)
     link_targets: dict[str, str] = {}
-    walked = list(walk_tree(runfiles_dir, base, "", rule=rule, link_targets=link_targets))
+    walked = walk_tree(runfiles_dir, base, "", rule=rule, link_targets=link_targets)
     entries.extend(as_their_targets(walked, ws, link_targets))
     return ws, launcher, entries
 
