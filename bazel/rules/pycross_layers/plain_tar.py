@@ -14,9 +14,10 @@ threads could not run in parallel):
    while its memory allows (``CACHE_LIMIT``). The range's length is then
    known; the parent adds the lengths up into each range's offset.
 2. *Write.* Each writer writes its headers and small files at its range's
-   offset in large ``pwrite`` calls. The bodies of the other files are
-   shared out by the parent among all writers by bytes, in pieces of at most
-   ``PIECE`` (so one huge file is copied by every writer), each copied by
+   offset, gathered (``pwritev``: the pieces are never joined). The bodies
+   of the other files are shared out by the parent among all writers by
+   bytes, in pieces of at most ``PIECE`` (so one huge file is copied by
+   every writer), each copied by
    the kernel (``os.copy_file_range``; a ``pread``/``pwrite`` loop where the
    kernel or file system cannot: ``EXDEV``, ``EINVAL``, ``ENOSYS``, ...).
 
@@ -276,7 +277,7 @@ def _offset(job: Job) -> int:
 
 
 class _Writer:
-    """Runs the second pass's jobs: ``pwrite`` of runs, kernel copies of bodies."""
+    """Runs the second pass's jobs: gathered writes of runs, kernel copies of bodies."""
 
     def __init__(self, out_fd: int, items: Items,
                  report: Callable[[int, int], None] | None) -> None:
