@@ -692,7 +692,7 @@ DESIGN_NOTES = """\
 ## How the core gets there
 
 - **Uncompressed** (`plain_tar.py`), written straight into the layer file
-  with `pwrite` in two passes, each over forked writer processes (the
+  with positional writes in two passes, each over forked writer processes (the
   per-file work is Python bytecode, which threads could not run in
   parallel). *Layout*: each writer takes an equal share of the sorted
   records, opens each of its files once (relative to the directory's
@@ -700,8 +700,9 @@ DESIGN_NOTES = """\
   directory walk does not stat files) and its first bytes (which decide the
   mode), builds the headers, and reads small files (up to 256 KiB, at most
   64 MiB per writer) whole; the parent adds the lengths up into each share's
-  offset. *Write*: each writer writes its headers and small files in 1 MiB
-  `pwrite`s; the bodies of larger files are shared out by bytes, in pieces
+  offset. *Write*: each writer writes its headers and small files in
+  gathered writes of about 1 MiB (`pwritev` of the pieces as they are,
+  never joined into a fresh buffer); the bodies of larger files are shared out by bytes, in pieces
   of at most 16 MiB, so the 434 MB `libtorch_cpu.so` is copied by every
   core, each piece by the kernel (`os.copy_file_range`: nothing passes
   through Python; a `pread`/`pwrite` loop where the kernel or file system
