@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return core_main(argv, prog=PROG)
     if command == "migrate":
-        from migrate.cli import main as migrate_main  # only the migrator needs libcst
+        from migrate.command import run_command  # only the migrator needs libcst
 
-        return migrate_main(argv[1:])
+        return run_command(argv[1:])
     if command == "diff":
         from imagediff.cli import main as diff_main
 

@@ -378,6 +378,31 @@ runpy.run_module("migrate", run_name="__main__")
 """
 
 
+IN_SET_NAME = """
+import os, signal, sys, time
+from migrate.command import _stop_early
+signal.signal(signal.SIGINT, _stop_early)
+
+class Interrupted:
+    def __set_name__(self, owner, name):  # where libcst's dataclasses were caught
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+
+class Node:
+    field = Interrupted()
+
+print("not stopped")
+"""
+
+
+def test_a_signal_while_loading_ends_at_once_without_a_traceback(tmp_path):
+    """A Ctrl-C while the modules load (here: inside a class's ``__set_name__``,
+    where Python would wrap a SystemExit in a RuntimeError) exits 130, silently."""
+    proc = subprocess.run([sys.executable, "-c", IN_SET_NAME], env=dict(
+        os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "")
+
+
 def test_signal_at_any_moment_leaves_whole_files(ws, tmp_path):
     # From the moment the interpreter is up (before that no Python code runs at all,
     # and a loaded machine can take a second to get there) to after the run.
@@ -446,3 +471,14 @@ def test_workers_end_when_their_parent_dies_without_stopping_them(tmp_path):
                 os.kill(pid, signal.SIGKILL)
     assert not alive
     parent.communicate(timeout=30)  # nothing holds the parent's pipes any more
+
+
+def test_pycross_image_migrate_is_run_as_a_command(monkeypatch):
+    """``pycross-image migrate`` gets the same signal handling as ``python -m migrate``."""
+    import pycross_image_cli
+    from migrate import command
+
+    seen = []
+    monkeypatch.setattr(command, "run_command", lambda argv: seen.append(argv) or 7)
+    assert pycross_image_cli.main(["migrate", "--check", "//..."]) == 7
+    assert seen == [["--check", "//..."]]
