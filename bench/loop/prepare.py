@@ -131,7 +131,10 @@ class Bazel:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def bazel(ws: Path, cache: Path, fx: dict, torch: Path, env: dict[str, str]) -> Bazel:
+def bazel(ws: Path, cache: Path, fx: dict, torch: Path, env: dict[str, str],
+          extra: list[str] | None = None) -> Bazel:
+    """The benchmark's Bazel: offline, the doubles and fixtures as repositories;
+    ``extra``: flags the caller adds to every build."""
     if not OFFLINE_RC.exists() or not shutil.which("bazel"):
         raise SystemExit(f"missing bazel or {OFFLINE_RC}: run `bash .ci/setup` first")
     overrides = {
@@ -143,7 +146,7 @@ def bazel(ws: Path, cache: Path, fx: dict, torch: Path, env: dict[str, str]) -> 
     }
     return Bazel(ws, cache / "loop" / "output_base", overrides,
                  flags=[f"--repo_env=PYCROSS_TEST_IMAGES={fx['images']}", "--color=no",
-                        "--curses=no", "--noshow_progress", *SANDBOX_FLAGS],
+                        "--curses=no", "--noshow_progress", *SANDBOX_FLAGS, *(extra or [])],
                  env=env)
 
 

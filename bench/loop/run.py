@@ -321,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "bench")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")
     ap.add_argument("--no-doc", action="store_true", help="print only; leave docs/ alone")
+    ap.add_argument("--bazel-flag", action="append", default=[], metavar="FLAG",
+                    help="one more flag for every build of both pipelines (repeatable), "
+                         "e.g. --bazel-flag=--spawn_strategy=local to see what sandboxes cost")
     ap.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                     help="only render the results a run saved (<cache>/loop/results.json)")
     args = ap.parse_args(argv)
@@ -361,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             'exec podman "$@"\n')
         (shim / "docker").chmod(0o755)
         env = {"PATH": f"{shim}:{os.environ.get('PATH', '')}"}
-        bazel = prepare.bazel(ws, args.cache, fx, torch, env)
+        bazel = prepare.bazel(ws, args.cache, fx, torch, env, args.bazel_flag)
         runner = Runner(bazel, scratch, {**os.environ, **env})
         results: dict[str, dict[str, list[Timing]]] = {p.key: {} for p in PIPELINES}
         try:
@@ -388,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": f"{files:,} files",
         "bazel": bazel_version(),
         "podman": tool_version(["podman", "--version"]),
-        "sandbox": " ".join(prepare.SANDBOX_FLAGS),
+        "sandbox": " ".join(prepare.SANDBOX_FLAGS + args.bazel_flag),
     }
     save(args.cache, results, meta)
     return finish(args, results, meta)
