@@ -49,3 +49,25 @@ def test_editing_app_code_reruns_only_the_app_layer_action(tmp_path):
         assert execlog.layer_spawns(log3) == []
     finally:
         bazel.shutdown()
+
+
+def test_layer_actions_run_unsandboxed_unless_told_and_write_the_same_bytes(tmp_path):
+    """A sandbox would link every runfile in before each layer action: the rule
+    marks them ``no-sandbox``; ``--modify_execution_info`` takes that back, and
+    the layers are the same bytes either way."""
+    ws = layers_ws.prepare(tmp_path / "ws")
+    logs = [tmp_path / f"exec{i}.json" for i in range(2)]
+    bazel = layers_ws.build(ws, tmp_path / "output_base", "//app:layers",
+                            f"--execution_log_json_file={logs[0]}")
+    try:
+        plain = execlog.layer_spawns(logs[0])
+        assert len(plain) == len(GROUPS) and {s.runner for s in plain} == {"local"}, plain
+        unsandboxed = execlog.digests(layer_paths(bazel))
+        bazel.build("//app:layers", "--modify_execution_info=PyImageLayer=-no-sandbox",
+                    f"--execution_log_json_file={logs[1]}")
+        boxed = [s for s in execlog.layer_spawns(logs[1]) if s.executed]
+        assert len(boxed) == len(GROUPS), boxed  # the execution info is part of the key
+        assert all("sandbox" in s.runner for s in boxed), boxed
+        assert execlog.digests(layer_paths(bazel)) == unsandboxed
+    finally:
+        bazel.shutdown()

@@ -7,6 +7,9 @@ flattened at analysis time. Then one action per layer group runs the
 layering core (`//bazel/rules/pycross_layers:tool`, standard library only)
 and writes that group's tar. Each action reports the inputs it did not read
 (`unused_inputs_list`), so editing app code re-runs the app layer action only.
+The layer actions are not sandboxed (`no-sandbox`; they can still run remotely
+and be cached): a sandbox would link every runfile in before each action, which
+took most of a warm rebuild with PyTorch (docs/images.md, "Large images").
 
 Works on Bazel 4.2.3 and is written for Bazel 6, 7 and 8: the APIs that
 differ (`File.is_symlink`, `FilesToRunProvider.repo_mapping_manifest`) are
@@ -178,6 +181,10 @@ def _py_image_layers_impl(ctx):
             inputs = inputs,
             outputs = [out, unused],
             unused_inputs_list = unused,
+            # Reads only what the manifest names (all declared inputs); a sandbox
+            # would stage every runfile first. Undone per build with
+            # --modify_execution_info=PyImageLayer=-no-sandbox.
+            execution_requirements = {"no-sandbox": "1"},
             mnemonic = "PyImageLayer",
             progress_message = "Writing %s layer of %s" % (group, ctx.label),
         )
