@@ -21,8 +21,9 @@ oci_load; tests/doubles/rules_oci, mirroring v2.3.2). It times, per pipeline:
 cold (after `bazel clean`, empty podman storage / registry) and warm (after
 one build, edit one line of app/main.py, rebuild). Each timed Bazel command
 writes a profile; its critical path says what dominates. Prints a table and
-writes it between the loop markers of docs/performance.md (``--no-doc`` to
-leave it alone).
+writes it between the loop markers of docs/performance.md, and the warm
+figures between the loop-summary markers of README.md (``--no-doc`` to leave
+both alone).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import prepare  # noqa: E402
 REPO = prepare.REPO
 COMMAND = ".venv/bin/python bench/loop/run.py"
 BEGIN, END = "<!-- loop:begin -->", "<!-- loop:end -->"
+README_BEGIN, README_END = "<!-- loop-summary:begin -->", "<!-- loop-summary:end -->"
 LOAD = "loader (bsdtar stream + podman load)"
 PUSH = "push (oci_push: skopeo copy)"
 
@@ -301,11 +303,13 @@ def bazel_version() -> str:
     return version
 
 
-def write_doc(path: Path, section: str) -> None:
+def write_doc(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
+    """Puts ``section`` (markers included) in place of the one between ``begin`` and
+    ``end`` in ``path``, or at its end; written to a temporary name, then renamed."""
     text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _old, tail = rest.split(END, 1)
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _old, tail = rest.split(end, 1)
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
@@ -314,13 +318,33 @@ def write_doc(path: Path, section: str) -> None:
     tmp.replace(path)
 
 
+def summary(results: dict[str, dict[str, list[Timing]]], meta: dict) -> str:
+    """The README's lines: the warm steps, ours against the rules_py style."""
+    ours, theirs = (results[p.key] for p in PIPELINES)
+
+    def pair(step: str) -> str:
+        a, b = best(ours[step]).wall, best(theirs[step]).wall
+        return f"{a:.1f} s against {b:.1f} s ({a / b:.2f}x)"
+
+    return "\n".join([
+        README_BEGIN,
+        f"A one-line app edit to the image loaded (`bazel run :image.tar`): {pair('warm load')}"
+        f" for a rules_py-style pipeline; to the image pushed: {pair('warm push')} "
+        f"(`{COMMAND}`: PyTorch in its own layer, Bazel {meta['bazel']}, best of "
+        f"{meta['repeat'] * meta['warm']}, {meta['started']}; cold builds and what "
+        "dominates each step in [docs/performance.md](docs/performance.md)).",
+        README_END,
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=2, help="cold runs per pipeline (default 2)")
     ap.add_argument("--warm", type=int, default=3, help="warm runs after each cold one (default 3)")
     ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "bench")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")
-    ap.add_argument("--no-doc", action="store_true", help="print only; leave docs/ alone")
+    ap.add_argument("--no-doc", action="store_true",
+                    help="print only; leave docs/ and README.md alone")
     ap.add_argument("--bazel-flag", action="append", default=[], metavar="FLAG",
                     help="one more flag for every build of both pipelines (repeatable), "
                          "e.g. --bazel-flag=--spawn_strategy=local to see what sandboxes cost")
@@ -433,6 +457,11 @@ def finish(args: argparse.Namespace, results: dict[str, dict[str, list[Timing]]]
     if not args.no_doc:
         write_doc(args.out, section)
         prepare.log(f"wrote {args.out}")
+        if args.out == REPO / "docs" / "performance.md":
+            readme = REPO / "README.md"
+            if README_BEGIN in readme.read_text():
+                write_doc(readme, summary(results, meta), README_BEGIN, README_END)
+                prepare.log(f"wrote {readme}")
     return 0
 
 
