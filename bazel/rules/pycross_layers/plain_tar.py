@@ -17,9 +17,9 @@ threads could not run in parallel):
    offset, gathered (``pwritev``: the pieces are never joined). The bodies
    of the other files are shared out by the parent among all writers by
    bytes, in pieces of at most ``PIECE`` (so one huge file is copied by
-   every writer), each copied by
-   the kernel (``os.copy_file_range``; a ``pread``/``pwrite`` loop where the
-   kernel or file system cannot: ``EXDEV``, ``EINVAL``, ``ENOSYS``, ...).
+   every writer), each copied by the kernel (``os.copy_file_range``; a
+   ``pread``/``pwrite`` loop where the kernel or file system cannot:
+   ``EXDEV``, ``EINVAL``, ``ENOSYS``, ...).
 
 A layer with few records is laid out by the calling process, which forks
 writers for the second pass only when there are enough bytes to share. The
@@ -128,6 +128,11 @@ class _Layout:
     content: int  # bytes of file content
     runs: list[Run]  # headers and small files
     copies: list[tuple[int, int, int]]  # (offset, record index, size): bodies copied from files
+
+    @property
+    def run_bytes(self) -> int:
+        """Bytes of the runs: what the writer of this layout writes before any copy."""
+        return sum(length for _offset, length, _pieces in self.runs)
 
 
 class _Opener:
@@ -420,8 +425,7 @@ def write_plain_tar(out_fd: int, items: Items, policy: TarPolicy, workers: int, 
     layout = lay_out(items, 0, n, policy, True, cache_limit)
     runs = _runs_as_jobs(layout.runs, 0)
     if parallel and layout.length >= fork_bytes:
-        pieces = share([sum(job[1] for job in runs)] + [0] * (workers - 1), layout.copies,
-                       piece)
+        pieces = share([layout.run_bytes] + [0] * (workers - 1), layout.copies, piece)
         pieces[0] = sorted(runs + pieces[0], key=_offset)  # the runs stay with this layout
         shares = [jobs for jobs in pieces if jobs]
         if len(shares) > 1:
@@ -478,9 +482,8 @@ def _child(out_fd: int, items: Items, policy: TarPolicy, w: int, r: int | None,
             assert r is not None
             lo, hi = rng
             layout = lay_out(items, lo, hi, policy, hi == len(items), cache_limit)
-            run_bytes = sum(length for _o, length, _p in layout.runs)
-            body = marshal.dumps((layout.length, layout.entries, layout.content, run_bytes,
-                                  layout.copies))
+            body = marshal.dumps((layout.length, layout.entries, layout.content,
+                                  layout.run_bytes, layout.copies))
             _send_frame(w, _LAYOUT, len(body), 0, body)
             (length,) = _LENGTH.unpack(_read_exact(r, _LENGTH.size))
             base, copies = marshal.loads(_read_exact(r, length))
